@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "rtcgate",
+    products: [
+        .executable(name: "rtcgate", targets: ["rtcgate"]),
+        .executable(name: "rtcgate-bench", targets: ["rtcgate-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System-library shims.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CSystem", path: "Sources/CSystem"),
+        .target(name: "CBenchShim", path: "Sources/CBenchShim"),
+
+        // Pure protocol cores.
+        .target(name: "STUN", dependencies: ["COpenSSL"]),
+
+        // The imperative shell: event loop, pools, sockets.
+        .target(name: "Reactor", dependencies: ["CSystem"]),
+        .target(name: "MediaPlane", dependencies: ["STUN", "Reactor", "CSystem"]),
+
+        // Executables.
+        .executableTarget(
+            name: "rtcgate",
+            dependencies: [
+                "MediaPlane", "STUN", "Reactor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "rtcgate-bench",
+            dependencies: ["CSystem", "CBenchShim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Tests.
+        .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "MallocCounter"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
+        .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

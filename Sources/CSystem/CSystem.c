@@ -1,0 +1,34 @@
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include "CSystem.h"
+
+_Static_assert(sizeof(struct rtcgate_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
+_Static_assert(offsetof(struct rtcgate_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "mmsghdr layout");
+
+int rtcgate_recvmmsg(int fd, struct rtcgate_mmsghdr *vec, unsigned int count, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)vec, count, flags, NULL);
+}
+
+int rtcgate_sendmmsg(int fd, struct rtcgate_mmsghdr *vec, unsigned int count, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)vec, count, flags);
+}
+
+int rtcgate_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int rtcgate_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+unsigned long rtcgate_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
+
+void rtcgate_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

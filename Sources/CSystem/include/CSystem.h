@@ -1,0 +1,32 @@
+#ifndef RTCGATE_CSYSTEM_H
+#define RTCGATE_CSYSTEM_H
+// Linux system calls that Swift's Glibc module hides behind _GNU_SOURCE: batched datagram
+// I/O (recvmmsg/sendmmsg) and peer credentials of Unix sockets (SO_PEERCRED).
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <signal.h>
+
+/// Layout-identical to glibc's `struct mmsghdr`.
+struct rtcgate_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+/// recvmmsg(2) with MSG_DONTWAIT semantics left to `flags`; returns -1 and sets errno on error.
+int rtcgate_recvmmsg(int fd, struct rtcgate_mmsghdr *vec, unsigned int count, int flags);
+/// sendmmsg(2); returns the number of messages sent, or -1 with errno.
+int rtcgate_sendmmsg(int fd, struct rtcgate_mmsghdr *vec, unsigned int count, int flags);
+/// SO_PEERCRED of a connected Unix stream socket; returns 0 on success.
+int rtcgate_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+/// accept4(2) with the given SOCK_* flags.
+int rtcgate_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+/// Names the calling thread (shown by top -H, ps -L); the kernel keeps 15 bytes.
+void rtcgate_set_thread_name(const char *name);
+/// Size of glibc's struct mmsghdr, for a layout check at start-up.
+unsigned long rtcgate_mmsghdr_size(void);
+
+#endif

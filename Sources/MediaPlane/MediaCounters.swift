@@ -1,0 +1,55 @@
+import Reactor
+import STUN
+
+/// Every counter of one media worker (or, added up, of all): the STUN responder's, the sockets'
+/// and the pool's. Plain values: a worker owns its copy and publishes snapshots.
+public struct MediaCounters: Sendable, Equatable {
+    /// The STUN responder core's counters.
+    public var stun = StunCounters()
+    /// Datagrams received on the STUN/TURN listening sockets.
+    public var udpDatagramsIn: UInt64 = 0
+    /// Datagrams sent.
+    public var udpDatagramsOut: UInt64 = 0
+    /// Datagrams the kernel refused to send (socket buffer full, unreachable).
+    public var udpSendFailures: UInt64 = 0
+    /// Datagrams longer than a pool slot, dropped.
+    public var udpTruncated: UInt64 = 0
+    /// Datagrams from an address family rtcgate cannot answer, dropped.
+    public var udpUnknownFamily: UInt64 = 0
+    /// `recvmmsg` calls (datagrams per call = in / calls).
+    public var udpReceiveCalls: UInt64 = 0
+    /// Times a pool slot was wanted and none was free.
+    public var poolExhaustions: UInt64 = 0
+    /// Slots in use at the last snapshot.
+    public var poolInUse: UInt64 = 0
+    /// Slots in the pool.
+    public var poolCapacity: UInt64 = 0
+    /// Stream (TCP) connections accepted.
+    public var tcpAccepted: UInt64 = 0
+    /// Stream connections refused because the connection table was full.
+    public var tcpRefusedFull: UInt64 = 0
+    /// Stream connections closed, by `StreamCloseReason`.
+    public var tcpClosed = [UInt64](repeating: 0, count: StreamCloseReason.allCases.count)
+    /// Stream connections open at the last snapshot.
+    public var tcpOpen: UInt64 = 0
+
+    public init() {}
+
+    /// Adds another worker's counters to these.
+    public mutating func add(_ other: MediaCounters) {
+        stun.add(other.stun)
+        udpDatagramsIn &+= other.udpDatagramsIn
+        udpDatagramsOut &+= other.udpDatagramsOut
+        udpSendFailures &+= other.udpSendFailures
+        udpTruncated &+= other.udpTruncated
+        udpUnknownFamily &+= other.udpUnknownFamily
+        udpReceiveCalls &+= other.udpReceiveCalls
+        poolExhaustions &+= other.poolExhaustions
+        poolInUse &+= other.poolInUse
+        poolCapacity &+= other.poolCapacity
+        tcpAccepted &+= other.tcpAccepted
+        tcpRefusedFull &+= other.tcpRefusedFull
+        for i in tcpClosed.indices { tcpClosed[i] &+= other.tcpClosed[i] }
+        tcpOpen &+= other.tcpOpen
+    }
+}

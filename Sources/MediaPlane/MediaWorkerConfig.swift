@@ -1,0 +1,67 @@
+import Glibc
+import Reactor
+import STUN
+
+/// What one media worker listens on and how much memory it reserves. Built from the board
+/// profile and configuration; identical for every worker.
+public struct MediaWorkerConfig: Sendable {
+    /// STUN/TURN listening addresses (each gets a UDP socket and, unless disabled, a TCP listener).
+    public var listenAddresses: [SocketAddress] = []
+    /// Serve UDP.
+    public var udp = true
+    /// Serve TCP (RFC 8489 framing).
+    public var tcp = true
+    /// Pool slots; every UDP receive and send ring slot comes from here.
+    public var poolSlots = 512
+    /// Bytes per pool slot, headroom included (≥ 1500-byte MTU plus headroom).
+    public var poolSlotSize = 2048
+    /// Bytes in front of each slot's payload for in-place header prepending.
+    public var poolHeadroom = 64
+    /// Datagrams moved per recvmmsg/sendmmsg call.
+    public var udpBatch = 32
+    /// Kernel socket buffer size (SO_RCVBUF/SO_SNDBUF), or nil for the system default.
+    public var socketBufferBytes: Int? = nil
+    /// TCP connection records per worker.
+    public var tcpMaxConnections = 64
+    /// Per-connection receive and send buffer bytes.
+    public var tcpBufferBytes = 4096
+    /// Seconds of silence after which a TCP connection is closed.
+    public var tcpIdleTimeoutSeconds: UInt64 = 300
+    /// Registrations the worker's event loop can hold.
+    public var maxRegistrations: Int { listenAddresses.count * (1 + (tcp ? 1 + tcpMaxConnections : 0)) + 8 }
+    /// The Binding responder's settings.
+    public var responder = BindingResponderConfig()
+    /// How often the worker publishes its counters (ns).
+    public var publishIntervalNanos: UInt64 = 250_000_000
+
+    public init() {}
+
+    /// Bytes one worker reserves at start-up, by part.
+    public var reservedBytes: [(part: String, bytes: Int)] {
+        let slot = (poolSlotSize + 63) & ~63
+        var parts: [(String, Int)] = [
+            ("buffer pool (\(poolSlots) × \(slot) B)", poolSlots * (slot + 5)),
+            ("datagram batches (2 × \(udpBatch))", 2 * udpBatch * (MemoryLayout<sockaddr_storage>.size + 80)),
+            ("STUN rate table (\(responder.rateTableCapacity) sources)", BindingResponder.reservedBytes(for: responder)),
+            ("timers and registrations", 4096 * 48 + maxRegistrations * 16),
+        ]
+        if tcp {
+            parts.append(("TCP connections (\(listenAddresses.count) × \(tcpMaxConnections) × 2 × \(tcpBufferBytes) B)",
+                          listenAddresses.count * tcpMaxConnections * (2 * tcpBufferBytes + 200)))
+        }
+        return parts
+    }
+
+    /// Checks that the values can work; returns one message per problem.
+    public func problems() -> [String] {
+        var found: [String] = []
+        if listenAddresses.isEmpty { found.append("no listening address") }
+        if !udp && !tcp { found.append("both UDP and TCP are disabled") }
+        if poolSlotSize - poolHeadroom < 1500 { found.append("pool-slot-size minus headroom must hold a 1500-byte datagram") }
+        if udpBatch < 1 || udpBatch > 1024 { found.append("udp-batch must be 1…1024") }
+        if udp && poolSlots < 2 * udpBatch { found.append("pool-slots must be at least twice udp-batch (\(2 * udpBatch))") }
+        if tcp && tcpBufferBytes < 548 { found.append("tcp-buffer-bytes must be at least 548") }
+        if responder.rateTableCapacity < 16 { found.append("stun-rate-table-size must be at least 16") }
+        return found
+    }
+}

@@ -1,0 +1,148 @@
+import CSystem
+import Glibc
+
+/// Counters of a stream listener.
+public struct StreamListenerCounters: Sendable, Equatable {
+    /// Connections accepted into a free record.
+    public var accepted: UInt64 = 0
+    /// Connections refused because every record was in use.
+    public var refusedFull: UInt64 = 0
+    /// Closed connections by reason (indexed by `StreamCloseReason.rawValue`).
+    public var closed = [UInt64](repeating: 0, count: StreamCloseReason.allCases.count)
+}
+
+/// A listening TCP or Unix stream socket with a fixed table of connection records, each with
+/// fixed buffers, all reserved at start-up. Idle connections are closed by a periodic sweep.
+public final class StreamListener: EventHandler, TimerHandler {
+    /// The bound address (with the kernel-chosen port when 0 was asked).
+    public let localAddress: SocketAddress
+    /// Accept, refusal and close counts.
+    public private(set) var counters = StreamListenerCounters()
+    /// Receives frames and close notices.
+    public weak var delegate: StreamConnectionDelegate?
+
+    private let fd: Int32
+    private let connections: [StreamConnection]
+    private var freeRecords: [Int]
+    private let idleTimeoutNanos: UInt64
+    private unowned let loop: EventLoop
+    private var registration: Registration?
+    private let unixPath: String?
+
+    /// Binds and listens.
+    /// - Parameters:
+    ///   - maxConnections: records reserved; connections beyond are accepted and closed at once.
+    ///   - receiveBytes: per-connection receive buffer: the largest frame accepted.
+    ///   - sendBytes: per-connection send buffer: how far a slow reader may fall behind.
+    ///   - idleTimeoutSeconds: a connection silent this long is closed (0 disables).
+    public init(bindTo address: SocketAddress, loop: EventLoop, maxConnections: Int, receiveBytes: Int, sendBytes: Int,
+                idleTimeoutSeconds: UInt64, reusePort: Bool = false, unixMode: mode_t = 0o660,
+                framer: @escaping (UnsafeRawBufferPointer) -> FrameDecision) throws(SystemError) {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SystemError("socket(stream)") }
+        let path: String? = address.family == AF_UNIX ? address.host : nil
+        do throws(SystemError) {
+            if address.family != AF_UNIX {
+                try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+                if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+                if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            } else if let path {
+                try Self.removeStaleUnixSocket(path)
+            }
+            if address.withSockAddr({ Glibc.bind(fd, $0, $1) }) != 0 { throw SystemError("bind(\(address))") }
+            if let path, chmod(path, unixMode) != 0 { throw SystemError("chmod(\(path))") }
+            if listen(fd, 128) != 0 { throw SystemError("listen(\(address))") }
+            localAddress = address.family == AF_UNIX ? address : try UDPSocket.localName(of: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        self.loop = loop
+        unixPath = path
+        idleTimeoutNanos = idleTimeoutSeconds * 1_000_000_000
+        connections = (0..<maxConnections).map {
+            StreamConnection(index: $0, receiveBytes: receiveBytes, sendBytes: sendBytes, framer: framer)
+        }
+        freeRecords = Array((0..<maxConnections).reversed())
+        for connection in connections { connection.owner = self }
+        registration = try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: self)
+        if idleTimeoutNanos > 0 { loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self) }
+    }
+
+    deinit {
+        close(fd)
+        if let unixPath { unlink(unixPath) }
+    }
+
+    /// Stops listening and closes every connection.
+    public func shutdown() {
+        if let registration { loop.deregister(registration) }
+        registration = nil
+        for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
+    }
+
+    /// Connections currently open.
+    public var openConnections: Int { connections.count - freeRecords.count }
+
+    /// Bytes reserved by the connection table.
+    public var reservedBytes: Int { connections.reduce(0) { $0 + $1.reservedBytes } }
+
+    public func handleEvents(_ events: UInt32, loop: EventLoop) {
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    rtcgate_accept4(fd, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                }
+            }
+            if client < 0 { return }  // EAGAIN, or a transient error such as EMFILE/ECONNABORTED
+            guard let record = freeRecords.popLast() else {
+                counters.refusedFull &+= 1
+                close(client)
+                continue
+            }
+            if localAddress.family != AF_UNIX { try? setSocketOption(client, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+            do throws(SystemError) {
+                try connections[record].open(fd: client, peer: SocketAddress(storage: storage, length: length),
+                                             loop: loop, now: MonotonicClock.now())
+                counters.accepted &+= 1
+            } catch {
+                close(client)
+                freeRecords.append(record)
+            }
+        }
+    }
+
+    public func timerFired(context: UInt64, now: UInt64) {
+        for connection in connections where connection.isOpen && now &- connection.lastActivity > idleTimeoutNanos {
+            connection.close(reason: .idle, loop: loop)
+        }
+        if registration != nil { loop.timers.schedule(at: now + 1_000_000_000, handler: self) }
+    }
+
+    func delegateReceive(_ connection: StreamConnection, _ frame: UnsafeRawBufferPointer) {
+        delegate?.stream(connection, didReceive: frame)
+    }
+
+    func delegateClosed(_ connection: StreamConnection, _ reason: StreamCloseReason) {
+        counters.closed[reason.rawValue] &+= 1
+        freeRecords.append(connection.index)
+        delegate?.streamDidClose(connection, reason: reason)
+    }
+
+    /// Removes a leftover socket file from an earlier run, refusing to touch anything else or a
+    /// socket that another process still answers on.
+    private static func removeStaleUnixSocket(_ path: String) throws(SystemError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { throw SystemError("bind(\(path)): exists and is not a socket", code: EEXIST) }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(probe) }
+        if let address = SocketAddress(unixPath: path), address.withSockAddr({ connect(probe, $0, $1) }) == 0 {
+            throw SystemError("bind(\(path)): another process is listening", code: EADDRINUSE)
+        }
+        unlink(path)
+    }
+}

@@ -1,0 +1,99 @@
+import CSystem
+import Glibc
+
+/// A non-blocking UDP socket that moves datagrams in batches with recvmmsg/sendmmsg.
+public final class UDPSocket {
+    /// The descriptor; owned by this object and closed on deinit.
+    public let fd: Int32
+    /// The address the socket is bound to (with the kernel-chosen port when 0 was asked).
+    public let localAddress: SocketAddress
+
+    /// Creates, configures and binds a socket.
+    /// - Parameters:
+    ///   - reusePort: SO_REUSEPORT, so several workers can bind the same port and the kernel
+    ///     spreads flows between them.
+    ///   - bufferBytes: SO_RCVBUF/SO_SNDBUF request (nil keeps the system default).
+    public init(bindTo address: SocketAddress, reusePort: Bool = false, bufferBytes: Int? = nil) throws(SystemError) {
+        let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SystemError("socket(udp)") }
+        do throws(SystemError) {
+            try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            if let bufferBytes {
+                try setSocketOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(clamping: bufferBytes))
+                try setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(clamping: bufferBytes))
+            }
+            let bound = address.withSockAddr { Glibc.bind(fd, $0, $1) }
+            if bound != 0 { throw SystemError("bind(\(address))") }
+            localAddress = try Self.localName(of: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Receives up to `count` datagrams into `batch` entries `0..<count` (their buffers must be
+    /// set). Returns how many arrived; 0 when none was waiting.
+    @inlinable
+    public func receive(into batch: DatagramBatch, count: Int) throws(SystemError) -> Int {
+        batch.prepareForReceive(count: count)
+        while true {
+            let n = rtcgate_recvmmsg(fd, batch.headers, UInt32(min(count, batch.capacity)), Int32(MSG_DONTWAIT))
+            if n >= 0 { return Int(n) }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return 0 }
+            throw SystemError("recvmmsg", code: code)
+        }
+    }
+
+    /// Sends entries `0..<count` of `batch`. Returns how many the kernel took; a datagram the
+    /// kernel refuses (full buffer, unreachable) is skipped, counted by the caller as a drop.
+    @inlinable
+    public func send(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
+        var offset = 0
+        var failed = 0
+        while offset < count {
+            let n = rtcgate_sendmmsg(fd, batch.headers + offset, UInt32(count - offset), Int32(MSG_DONTWAIT))
+            if n > 0 {
+                offset += Int(n)
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                failed += count - offset  // socket buffer full: UDP drops, counted
+                break
+            }
+            offset += 1  // this datagram failed (e.g. EPERM, ENETUNREACH); skip it
+            failed += 1
+        }
+        return (count - failed, failed)
+    }
+
+    /// Sends one datagram; returns false when the kernel refused it.
+    public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress) -> Bool {
+        address.withSockAddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, $1) } == bytes.count
+    }
+
+    static func localName(of fd: Int32) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        if result != 0 { throw SystemError("getsockname") }
+        return SocketAddress(storage: storage, length: length)
+    }
+}
+
+/// Sets an integer socket option.
+func setSocketOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+    var v = value
+    if setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+        throw SystemError("setsockopt(\(level), \(name))")
+    }
+}

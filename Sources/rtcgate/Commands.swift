@@ -1,0 +1,121 @@
+import ArgumentParser
+import COpenSSL
+import Glibc
+import Logging
+import MediaPlane
+
+/// The `rtcgate` command: the gateway daemon and its tools.
+@main
+struct Rtcgate: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "rtcgate",
+        abstract: "WebRTC signaling appliance for edge gateways: STUN/TURN media plane, MQTT signaling, local control.",
+        version: version,
+        subcommands: [Run.self, CheckConfig.self, Version.self],
+        defaultSubcommand: nil)
+}
+
+/// Options shared by every command that reads a configuration.
+struct SourceOptions: ParsableArguments {
+    @Option(name: .long, help: "Board profile: a name (board/NAME/profile.conf) or a path.")
+    var board: String?
+
+    @Option(name: [.short, .customLong("config")], help: "Configuration file (key = value lines, coturn-style names).")
+    var config: String?
+
+    @Argument(parsing: .allUnrecognized, help: "Settings as --name value; see the list below.")
+    var settings: [String] = []
+
+    var sources: ConfigSources { ConfigSources(board: board, configFile: config, flags: settings) }
+}
+
+extension Rtcgate {
+    /// `rtcgate run`: the daemon.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the gateway in the foreground (SIGTERM/SIGINT stop it, SIGHUP reloads).",
+            discussion: ConfigOption.helpText)
+
+        @OptionGroup var options: SourceOptions
+
+        func run() throws {
+            let configuration: GatewayConfiguration
+            do {
+                configuration = try options.sources.load()
+            } catch {
+                writeToStandardError("rtcgate: \(error)\n")
+                throw ExitCode(2)
+            }
+            LoggingSystem.bootstrap { GatewayLogHandler(label: $0) }
+            let status = Gateway(configuration: configuration, sources: options.sources).run()
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    /// `rtcgate check-config`: validate and show the memory the profile reserves.
+    struct CheckConfig: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Validate the configuration and print the memory it reserves, by part.",
+            discussion: ConfigOption.helpText)
+
+        @OptionGroup var options: SourceOptions
+
+        func run() throws {
+            do {
+                let configuration = try options.sources.load()
+                let media = try configuration.mediaConfig()
+                print(MemoryReport(configuration: configuration, media: media).text)
+            } catch {
+                writeToStandardError("rtcgate: configuration invalid: \(error)\n")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// `rtcgate version`.
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the version and the libraries rtcgate runs with.")
+
+        func run() {
+            let openssl = String(cString: OpenSSL_version(OPENSSL_VERSION))
+            print("rtcgate \(Rtcgate.version)")
+            print("  \(openssl)")
+            #if arch(x86_64)
+            print("  built for x86_64 Linux")
+            #elseif arch(arm64)
+            print("  built for aarch64 Linux")
+            #endif
+        }
+    }
+}
+
+/// The memory a configuration reserves at start-up, broken down.
+struct MemoryReport {
+    let configuration: GatewayConfiguration
+    let media: MediaWorkerConfig
+
+    var totalBytes: Int { media.reservedBytes.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers }
+
+    var text: String {
+        let workers = configuration.resolvedWorkers
+        var lines = ["configuration OK",
+                     "listening: \(media.listenAddresses.map(\.description).joined(separator: ", "))"
+                        + " (\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+")))",
+                     "workers: \(workers)",
+                     "reserved per worker:"]
+        for part in media.reservedBytes { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
+        lines.append("reserved in all: \(kib(totalBytes)) (\(workers) worker\(workers == 1 ? "" : "s"); runtime and code not included)")
+        return lines.joined(separator: "\n")
+    }
+
+    private func kib(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\(bytes / (1 << 20)).\((bytes % (1 << 20)) * 10 / (1 << 20)) MiB" : "\((bytes + 1023) / 1024) KiB"
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+}

@@ -1,0 +1,70 @@
+/// The option table: every name here works in a configuration file (`name = value`) and as a
+/// command-line flag (`--name value`). Names follow coturn's where coturn has the option.
+extension ConfigOption {
+    static let all: [ConfigOption] = [
+        ConfigOption("listening-ip", list: true, help: "Address to serve STUN/TURN on; repeat for several (IPv4 and IPv6). Default 0.0.0.0.") { config, value throws(ConfigError) in
+            config.listeningIPs.append(value)
+        },
+        ConfigOption("listening-port", help: "UDP and TCP port for STUN/TURN. Default 3478.") { config, value throws(ConfigError) in
+            config.listeningPort = try ConfigValue.integer(value, in: 1...65535)
+        },
+        ConfigOption("no-udp", switch: true, help: "Do not serve UDP.") { config, value throws(ConfigError) in
+            config.media.udp = !(try ConfigValue.boolean(value))
+        },
+        ConfigOption("no-tcp", switch: true, help: "Do not serve TCP.") { config, value throws(ConfigError) in
+            config.media.tcp = !(try ConfigValue.boolean(value))
+        },
+        ConfigOption("realm", help: "Realm for long-term credentials (TURN). Default rtcgate.local.") { config, value throws(ConfigError) in
+            guard !value.isEmpty, value.utf8.count <= 127 else { throw ConfigError(origin: "", message: "realm must be 1…127 bytes") }
+            config.realm = value
+        },
+        ConfigOption("workers", aliases: ["relay-threads"], help: "Media worker threads, each with its own loop and pool; 0 = one per core.") { config, value throws(ConfigError) in
+            config.workers = try ConfigValue.integer(value, in: 0...64)
+        },
+        ConfigOption("log-level", help: "trace, debug, info, notice, warning, error or critical. Default info. Reloaded on SIGHUP.") { config, value throws(ConfigError) in
+            config.logLevel = try ConfigValue.logLevel(value)
+        },
+        ConfigOption("stats-interval", help: "Seconds between counter summaries in the log; 0 disables. Default 60.") { config, value throws(ConfigError) in
+            config.statsIntervalSeconds = try ConfigValue.integer(value, in: 0...86400)
+        },
+        ConfigOption("no-software-attribute", switch: true, help: "Do not send the SOFTWARE attribute.") { config, value throws(ConfigError) in
+            config.media.responder.software = try ConfigValue.boolean(value) ? nil : BindingDefaults.software
+        },
+        ConfigOption("stun-rate-limit", help: "STUN responses per second per source address (IPv6: per /64); 0 disables. Reloaded on SIGHUP.") { config, value throws(ConfigError) in
+            config.media.responder.ratePerSecond = try ConfigValue.integer(value, in: 0...10_000_000)
+        },
+        ConfigOption("stun-rate-burst", help: "Token-bucket depth of the per-source STUN limit. Reloaded on SIGHUP.") { config, value throws(ConfigError) in
+            config.media.responder.burst = try ConfigValue.integer(value, in: 1...10_000_000)
+        },
+        ConfigOption("stun-rate-table-size", help: "Sources tracked by the STUN rate limiter (fixed table; stalest evicted).") { config, value throws(ConfigError) in
+            config.media.responder.rateTableCapacity = try ConfigValue.integer(value, in: 16...1 << 22)
+        },
+        ConfigOption("pool-slots", help: "Buffer-pool slots per worker (board profile).") { config, value throws(ConfigError) in
+            config.media.poolSlots = try ConfigValue.integer(value, in: 2...1 << 20)
+        },
+        ConfigOption("pool-slot-size", help: "Bytes per pool slot, headroom included (board profile).") { config, value throws(ConfigError) in
+            config.media.poolSlotSize = try ConfigValue.integer(value, in: 256...65536)
+        },
+        ConfigOption("udp-batch", help: "Datagrams per recvmmsg/sendmmsg call (board profile).") { config, value throws(ConfigError) in
+            config.media.udpBatch = try ConfigValue.integer(value, in: 1...1024)
+        },
+        ConfigOption("socket-buffer-bytes", help: "SO_RCVBUF/SO_SNDBUF of the UDP sockets; 0 keeps the system default.") { config, value throws(ConfigError) in
+            let bytes: Int = try ConfigValue.integer(value, in: 0...(1 << 30))
+            config.media.socketBufferBytes = bytes == 0 ? nil : bytes
+        },
+        ConfigOption("tcp-max-connections", help: "TCP connection records per worker and listening address (board profile).") { config, value throws(ConfigError) in
+            config.media.tcpMaxConnections = try ConfigValue.integer(value, in: 1...65536)
+        },
+        ConfigOption("tcp-buffer-bytes", help: "Receive and send buffer per TCP connection (board profile).") { config, value throws(ConfigError) in
+            config.media.tcpBufferBytes = try ConfigValue.integer(value, in: 548...(1 << 20))
+        },
+        ConfigOption("tcp-idle-timeout", help: "Seconds of silence before a TCP connection is closed; 0 never. Default 300.") { config, value throws(ConfigError) in
+            config.media.tcpIdleTimeoutSeconds = try ConfigValue.integer(value, in: 0...86400)
+        },
+    ]
+}
+
+/// Defaults shared by configuration and the responder.
+enum BindingDefaults {
+    static let software: StaticString = "rtcgate"
+}

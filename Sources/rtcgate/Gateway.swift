@@ -1,0 +1,161 @@
+import Glibc
+import Logging
+import MediaPlane
+import Reactor
+import STUN
+
+/// Hands an object built on one thread to the thread that will own it from then on.
+private struct OwnershipTransfer<Value>: @unchecked Sendable {
+    let value: Value
+}
+
+/// The running daemon: media workers on their own threads, and the main loop that handles
+/// signals, reloads and the periodic counter summary.
+final class Gateway: TimerHandler {
+    private var configuration: GatewayConfiguration
+    private let sources: ConfigSources
+    private let logger = Logger(label: "rtcgate")
+    private var handles: [MediaWorkerHandle] = []
+    private var threads: [WorkerThread] = []
+    private var mainLoop: EventLoop?
+    private var lastSummary = MediaCounters()
+
+    init(configuration: GatewayConfiguration, sources: ConfigSources) {
+        self.configuration = configuration
+        self.sources = sources
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns the process exit status.
+    func run() -> Int32 {
+        GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(configuration.logLevel), ordering: .relaxed)
+        SignalSource.blockSignals()
+        do {
+            let media = try configuration.mediaConfig()
+            let loop = try EventLoop(maxRegistrations: 16, timerCapacity: 64)
+            mainLoop = loop
+            let signals = try SignalSource(loop: loop) { [unowned self] signal in self.handleSignal(signal) }
+            try startWorkers(media)
+            logger.info("rtcgate \(Rtcgate.version) serving STUN", metadata: [
+                "listening": "\(workersAddresses(media))",
+                "transports": "\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+"))",
+                "workers": "\(handles.count)",
+                "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).totalBytes / 1024)",
+            ])
+            scheduleSummary(loop: loop)
+            loop.run()
+            withExtendedLifetime(signals) {}
+        } catch let error as ConfigError {
+            logger.critical("configuration invalid: \(error)")
+            stopWorkers()
+            return 2
+        } catch {
+            logger.critical("cannot start: \(error)")
+            stopWorkers()
+            return 1
+        }
+        stopWorkers()
+        logSummary(final: true)
+        logger.info("rtcgate stopped")
+        return 0
+    }
+
+    private func workersAddresses(_ media: MediaWorkerConfig) -> String {
+        media.listenAddresses.map(\.description).joined(separator: ",")
+    }
+
+    private func startWorkers(_ media: MediaWorkerConfig) throws {
+        for id in 0..<configuration.resolvedWorkers {
+            // Built here so bind errors surface before anything runs; owned by its thread after.
+            let worker = try MediaWorker(id: id, config: media)
+            handles.append(worker.handle)
+            let transfer = OwnershipTransfer(value: worker)
+            threads.append(try WorkerThread(name: "rtcgate-media\(id)") { transfer.value.run() })
+        }
+    }
+
+    private func stopWorkers() {
+        for handle in handles { handle.waker.stop() }
+        for thread in threads { thread.join() }
+        threads.removeAll()
+    }
+
+    private func handleSignal(_ signal: Int32) {
+        switch signal {
+        case SIGHUP:
+            reload()
+        default:
+            logger.notice("signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): shutting down")
+            mainLoop?.waker.stop()
+        }
+    }
+
+    /// Re-reads every source and applies what can change live: log level, STUN rate limit,
+    /// summary interval. Anything else needs a restart and is reported as such.
+    private func reload() {
+        let fresh: GatewayConfiguration
+        do {
+            fresh = try sources.load()
+            _ = try fresh.mediaConfig()
+        } catch {
+            logger.error("reload refused, keeping the running configuration: \(error)")
+            return
+        }
+        GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(fresh.logLevel), ordering: .relaxed)
+        for handle in handles {
+            handle.setRateLimit(ratePerSecond: fresh.media.responder.ratePerSecond, burst: fresh.media.responder.burst)
+        }
+        let restartNeeded = fresh.listeningIPs != configuration.listeningIPs || fresh.listeningPort != configuration.listeningPort
+            || fresh.resolvedWorkers != configuration.resolvedWorkers || fresh.media.poolSlots != configuration.media.poolSlots
+            || fresh.media.udp != configuration.media.udp || fresh.media.tcp != configuration.media.tcp
+        configuration.logLevel = fresh.logLevel
+        configuration.media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
+        configuration.media.responder.burst = fresh.media.responder.burst
+        configuration.statsIntervalSeconds = fresh.statsIntervalSeconds
+        logger.notice("reloaded", metadata: [
+            "log_level": "\(fresh.logLevel)",
+            "stun_rate_limit": "\(fresh.media.responder.ratePerSecond)/s burst \(fresh.media.responder.burst)",
+            "restart_needed": "\(restartNeeded ? "yes (listeners, workers or pools changed)" : "no")",
+        ])
+    }
+
+    private func scheduleSummary(loop: EventLoop) {
+        guard configuration.statsIntervalSeconds > 0 else {
+            loop.timers.schedule(at: MonotonicClock.now() + 5_000_000_000, handler: self)  // poll for a re-enable
+            return
+        }
+        loop.timers.schedule(at: MonotonicClock.now() + configuration.statsIntervalSeconds * 1_000_000_000, handler: self)
+    }
+
+    func timerFired(context: UInt64, now: UInt64) {
+        if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
+        if let mainLoop { scheduleSummary(loop: mainLoop) }
+    }
+
+    private func totals() -> MediaCounters {
+        var total = MediaCounters()
+        for handle in handles { total.add(handle.counters) }
+        return total
+    }
+
+    private func logSummary(final: Bool) {
+        let total = totals()
+        let stun = total.stun
+        var metadata: Logger.Metadata = [
+            "stun_requests": "\(stun.requests)",
+            "stun_success": "\(stun.successResponses)",
+            "stun_errors": "\(stun.errorResponses)",
+            "udp_in": "\(total.udpDatagramsIn)",
+            "udp_out": "\(total.udpDatagramsOut)",
+            "udp_send_failures": "\(total.udpSendFailures)",
+            "pool_in_use": "\(total.poolInUse)/\(total.poolCapacity)",
+            "pool_exhaustions": "\(total.poolExhaustions)",
+            "tcp_open": "\(total.tcpOpen)",
+            "tcp_refused_full": "\(total.tcpRefusedFull)",
+        ]
+        for reason in ResponderDropReason.allCases where stun.drops[reason] > 0 {
+            metadata["drop_\(reason.label)"] = "\(stun.drops[reason])"
+        }
+        logger.info(final ? "final counters" : "counters", metadata: metadata)
+        lastSummary = total
+    }
+}

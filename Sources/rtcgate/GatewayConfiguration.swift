@@ -1,0 +1,176 @@
+import Glibc
+import Logging
+import MediaPlane
+import Reactor
+import STUN
+
+/// Everything `rtcgate run` needs, from the board profile, then the configuration file, then
+/// command-line flags (later sources override earlier ones; list options are replaced whole).
+struct GatewayConfiguration {
+    var listeningIPs: [String] = ["0.0.0.0"]
+    var listeningPort: UInt16 = 3478
+    var realm = "rtcgate.local"
+    var workers = 0  // 0: one per core
+    var logLevel: Logger.Level = .info
+    var statsIntervalSeconds: UInt64 = 60
+    var media: MediaWorkerConfig = {
+        var media = MediaWorkerConfig()
+        media.responder.software = BindingDefaults.software
+        return media
+    }()
+    /// Where each option's value came from, for `check-config`.
+    var origins: [String: String] = [:]
+
+    /// The worker count after resolving 0 to the number of cores.
+    var resolvedWorkers: Int {
+        if workers > 0 { return workers }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Applies entries in order; unknown keys and bad values are errors, never ignored.
+    mutating func apply(_ entries: [ConfigEntry]) throws(ConfigError) {
+        var listResets: Set<String> = []
+        for entry in entries {
+            guard let option = ConfigOption.byName[entry.key] else {
+                throw ConfigError(origin: entry.origin, message: "unknown option '\(entry.key)'")
+            }
+            if option.isList, !listResets.contains(option.name) {
+                listResets.insert(option.name)
+                self[list: option.name] = []
+            }
+            do throws(ConfigError) {
+                try option.apply(&self, entry.value)
+            } catch {
+                throw ConfigError(origin: entry.origin, message: "\(entry.key): \(error.message)")
+            }
+            origins[option.name] = entry.origin
+        }
+    }
+
+    private subscript(list name: String) -> [String] {
+        get { name == "listening-ip" ? listeningIPs : [] }
+        set { if name == "listening-ip" { listeningIPs = newValue } }
+    }
+
+    /// The media workers' configuration, with listening addresses resolved.
+    func mediaConfig() throws(ConfigError) -> MediaWorkerConfig {
+        var config = media
+        config.listenAddresses = []
+        for ip in listeningIPs {
+            guard let address = SocketAddress(ip: ip, port: listeningPort) else {
+                throw ConfigError(origin: origins["listening-ip"] ?? "listening-ip", message: "'\(ip)' is not a numeric IPv4 or IPv6 address")
+            }
+            config.listenAddresses.append(address)
+        }
+        let problems = config.problems()
+        if let first = problems.first { throw ConfigError(origin: "configuration", message: problems.count == 1 ? first : problems.joined(separator: "; ")) }
+        return config
+    }
+}
+
+/// One configuration option: its name (as in the file and as `--name` flag), help and effect.
+struct ConfigOption: Sendable {
+    let name: String
+    let aliases: [String]
+    let help: String
+    let isList: Bool
+    /// A switch: `--name` alone means true.
+    let isSwitch: Bool
+    let apply: @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void
+
+    init(_ name: String, aliases: [String] = [], list: Bool = false, switch isSwitch: Bool = false, help: String,
+         apply: @escaping @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void) {
+        self.name = name
+        self.aliases = aliases
+        self.help = help
+        self.isList = list
+        self.isSwitch = isSwitch
+        self.apply = apply
+    }
+
+    /// The option list for `--help`.
+    static var helpText: String {
+        var text = "Settings (each works as '--name value' and as 'name = value' in a configuration file):\n"
+        for option in all {
+            let names = ([option.name] + option.aliases).map { "--\($0)" }.joined(separator: ", ")
+            text += "  \(names)\(option.isSwitch ? "" : " <value>")\n      \(option.help)\n"
+        }
+        return text
+    }
+
+    /// Turns `--name value`, `--name=value` and `--switch` arguments into entries.
+    static func entries(fromArguments arguments: [String]) throws(ConfigError) -> [ConfigEntry] {
+        var entries: [ConfigEntry] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw ConfigError(origin: argument, message: "expected a setting such as --listening-port 3478")
+            }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard let option = byName[name] else { throw ConfigError(origin: "--\(name)", message: "unknown option") }
+            if value == nil {
+                if option.isSwitch {
+                    if i + 1 < arguments.count, ["true", "false", "yes", "no", "on", "off"].contains(arguments[i + 1].lowercased()) {
+                        value = arguments[i + 1]
+                        i += 1
+                    } else {
+                        value = "true"
+                    }
+                } else {
+                    guard i + 1 < arguments.count else { throw ConfigError(origin: "--\(name)", message: "needs a value") }
+                    value = arguments[i + 1]
+                    i += 1
+                }
+            }
+            entries.append(ConfigEntry(key: name, value: value!, origin: "--\(name)"))
+            i += 1
+        }
+        return entries
+    }
+
+    static let byName: [String: ConfigOption] = {
+        var table: [String: ConfigOption] = [:]
+        for option in all {
+            table[option.name] = option
+            for alias in option.aliases { table[alias] = option }
+        }
+        return table
+    }()
+}
+
+/// Value parsing shared by the option table.
+enum ConfigValue {
+    static func integer<T: FixedWidthInteger>(_ text: String, in range: ClosedRange<T>) throws(ConfigError) -> T {
+        guard let value = T(text), range.contains(value) else {
+            throw ConfigError(origin: "", message: "'\(text)' is not a whole number in \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+
+    static func boolean(_ text: String) throws(ConfigError) -> Bool {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigError(origin: "", message: "'\(text)' is not true/false")
+        }
+    }
+
+    static func logLevel(_ text: String) throws(ConfigError) -> Logger.Level {
+        switch text.lowercased() {
+        case "trace": return .trace
+        case "debug": return .debug
+        case "info": return .info
+        case "notice": return .notice
+        case "warning", "warn": return .warning
+        case "error": return .error
+        case "critical": return .critical
+        default: throw ConfigError(origin: "", message: "'\(text)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing rtcgate need on Debian 12 with the Swift
+# toolchain: Debian packages via apt-get (only when missing) and the Python test clients
+# in .venv. Safe to run again; sourced by run.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+packages=(libssl-dev libmosquitto-dev mosquitto mosquitto-clients coturn python3-venv python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages start their daemons where systemd runs; rtcgate's scripts start their own.
+command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null && systemctl stop coturn || true
+
+# Python clients nobody here wrote (aioice's STUN/TURN code), in a venv of the project's.
+PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+if ! .venv/bin/python -c "import aioice" 2>/dev/null; then
+  echo "setup: installing Python test clients into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0
+fi
