@@ -37,8 +37,10 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     public let handle: MediaWorkerHandle
     /// The worker's loop.
     public let loop: EventLoop
-    /// The addresses actually bound (with kernel-chosen ports resolved).
+    /// The UDP addresses actually bound (with kernel-chosen ports resolved).
     public private(set) var boundAddresses: [SocketAddress] = []
+    /// The TCP listening addresses actually bound.
+    public private(set) var streamAddresses: [SocketAddress] = []
 
     private let config: MediaWorkerConfig
     private let pool: BufferPool
@@ -84,7 +86,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                     framer: { StunStreamFramer().decide($0) })
                 listener.delegate = self
                 listeners.append(listener)
-                if !config.udp { boundAddresses.append(listener.localAddress) }
+                streamAddresses.append(listener.localAddress)
             }
         }
         loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)

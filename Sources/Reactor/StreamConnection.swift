@@ -148,7 +148,7 @@ public final class StreamConnection: EventHandler {
         var offset = 0
         if pendingStart == pendingEnd {
             while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
                 if n > 0 { offset += n; continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
@@ -177,7 +177,7 @@ public final class StreamConnection: EventHandler {
 
     private func flush(loop: EventLoop) {
         while pendingStart < pendingEnd {
-            let n = write(fd, sendBuffer.baseAddress! + pendingStart, pendingEnd - pendingStart)
+            let n = Glibc.send(fd, sendBuffer.baseAddress! + pendingStart, pendingEnd - pendingStart, Int32(MSG_NOSIGNAL))
             if n > 0 { pendingStart += n; continue }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }

@@ -101,7 +101,8 @@ public final class TimerWheel {
         guard pending > 0 else { return nil }
         let nowTick = now / tickNanos
         let firstTick = min(currentTick + 1, nowTick)  // overdue slots first
-        for step in 0..<UInt64(slotCount) {
+        var step: UInt64 = 0  // a while loop: a UInt64 range would allocate in debug builds
+        while step < UInt64(slotCount) {
             var i = slotHeads[Int((firstTick + step) % UInt64(slotCount))]
             var earliest = UInt64.max
             while i >= 0 {
@@ -111,6 +112,7 @@ public final class TimerWheel {
             if earliest != .max, dueTick(earliest) <= firstTick + step {
                 return earliest > now ? earliest - now : 0
             }
+            step += 1
         }
         return UInt64(slotCount) * tickNanos
     }
