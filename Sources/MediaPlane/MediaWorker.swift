@@ -58,7 +58,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         self.config = config
         loop = try EventLoop(maxRegistrations: config.maxRegistrations)
         handle = MediaWorkerHandle(id: id, waker: loop.waker)
-        pool = BufferPool(capacity: config.poolSlots, slotSize: config.poolSlotSize, headroom: config.poolHeadroom)
+        pool = BufferPool(capacity: config.poolSlots, slotSize: config.poolSlotSize, headroom: config.poolHeadroom,
+                          prefault: config.poolPrefault)
         responder = BindingResponder(config: config.responder)
         receiveBatch = DatagramBatch(capacity: config.udpBatch)
         sendBatch = DatagramBatch(capacity: config.udpBatch)

@@ -15,6 +15,8 @@ public struct MediaWorkerConfig: Sendable {
     public var poolSlots = 512
     /// Bytes per pool slot, headroom included (≥ 1500-byte MTU plus headroom).
     public var poolSlotSize = 2048
+    /// Touch the whole pool at start-up so RSS never grows under load (costs idle RSS).
+    public var poolPrefault = false
     /// Bytes in front of each slot's payload for in-place header prepending.
     public var poolHeadroom = 64
     /// Datagrams moved per recvmmsg/sendmmsg call.

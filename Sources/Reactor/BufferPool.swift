@@ -10,8 +10,10 @@ public struct BufferSlot: Hashable, Sendable {
 /// payload so a protocol header (ChannelData, Data indication) can be prepended in place.
 ///
 /// The pool never grows: when every slot is in use `acquire()` returns nil and counts the
-/// exhaustion. The slab is touched at start-up, so resident memory does not grow with load.
-/// Owned by one event loop; not thread-safe.
+/// exhaustion. The slab is reserved at start-up; with `prefault` it is also touched then, so
+/// resident memory never grows under load (at the cost of idle RSS). Without it, slots become
+/// resident as they are first used; free slots are handed out most-recently-used first, so a
+/// steady load keeps touching the same few. Owned by one event loop; not thread-safe.
 public final class BufferPool {
     /// Bytes per slot, headroom included.
     public let slotSize: Int
@@ -32,18 +34,19 @@ public final class BufferPool {
     @usableFromInline var freeCount: Int
 
     /// Reserves `capacity` slots of `slotSize` bytes (rounded up to 64) with `headroom` bytes each.
-    public init(capacity: Int, slotSize: Int, headroom: Int = 64) {
+    public init(capacity: Int, slotSize: Int, headroom: Int = 64, prefault: Bool = false) {
         precondition(capacity > 0 && capacity <= Int(UInt32.max), "pool capacity out of range")
         precondition(headroom >= 0 && headroom < slotSize, "headroom must be smaller than the slot")
         let rounded = (slotSize + 63) & ~63
         self.slotSize = rounded
         self.headroom = headroom
         self.capacity = capacity
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, 64, rounded * capacity) == 0, let memory else {
+        // An anonymous mapping of its own: zeroed, page-aligned, and returned whole on deinit.
+        let memory = mmap(nil, rounded * capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else {
             fatalError("BufferPool: cannot reserve \(rounded * capacity) bytes at start-up")
         }
-        memset(memory, 0, rounded * capacity)  // fault every page in now, not under load
+        if prefault { memset(memory, 0, rounded * capacity) }
         slab = memory
         freeStack = .allocate(capacity: capacity)
         inUse = .allocate(capacity: capacity)
@@ -54,7 +57,7 @@ public final class BufferPool {
     }
 
     deinit {
-        free(slab)
+        munmap(slab, slotSize * capacity)
         freeStack.deallocate()
         inUse.deallocate()
     }

@@ -55,8 +55,7 @@ public final class StreamConnection: EventHandler {
         self.index = index
         receiveBuffer = .allocate(byteCount: receiveBytes, alignment: 16)
         sendBuffer = .allocate(byteCount: sendBytes, alignment: 16)
-        receiveBuffer.initializeMemory(as: UInt8.self, repeating: 0)
-        sendBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        // Reserved now, resident only once a connection uses them.
         decide = framer
     }
 

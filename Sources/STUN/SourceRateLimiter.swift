@@ -50,11 +50,8 @@ public struct SourceRateLimiter {
         table = [Entry](repeating: Entry(), count: size)
         mask = size - 1
         var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { raw in
-            if RAND_bytes(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(raw.count)) != 1 {
-                arc4random_buf(raw.baseAddress!, raw.count)
-            }
-        }
+        // glibc's arc4random (kernel getrandom): keeps libcrypto uninitialised until TURN needs it.
+        withUnsafeMutableBytes(of: &seed) { arc4random_buf($0.baseAddress!, $0.count) }
         self.seed = seed
         self.ratePerSecond = ratePerSecond
         self.burst = max(burst, 1)

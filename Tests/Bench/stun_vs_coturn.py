@@ -31,7 +31,7 @@ import tempfile
 import time
 
 DEFAULT_RTCGATE_CMD = (".build/release/rtcgate run --board board/dev/profile.conf "
-                       "--listening-ip {ip} --listening-port {port} --stun-rate-limit 0")
+                       "--listening-ip {ip} --listening-port {port} --stun-rate-limit 0 --stats-interval 0")
 # coturn 4.6.1 as a plain STUN-only server: no TLS/DTLS listeners, no CLI, no TCP
 # relay, log to stdout (redirected to a file), default relay threads (= number
 # of CPUs; net engine 3, "UDP thread per CPU core"), no config file (-n).
