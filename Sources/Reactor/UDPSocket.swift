@@ -17,7 +17,6 @@ public final class UDPSocket {
         let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket(udp)") }
         do throws(SystemError) {
-            try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
             if let bufferBytes {

@@ -64,6 +64,9 @@ final class Gateway: TimerHandler {
     }
 
     private func startWorkers(_ media: MediaWorkerConfig) throws {
+        for address in media.listenAddresses {
+            try PortProbe.ensureAvailable(address, udp: media.udp, tcp: media.tcp)
+        }
         for id in 0..<configuration.resolvedWorkers {
             // Built here so bind errors surface before anything runs; owned by its thread after.
             let worker = try MediaWorker(id: id, config: media)
