@@ -15,4 +15,15 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 fi
 
 swift build --build-tests
-exec swift test --skip-build
+mkdir -p .build
+set +e
+swift test --skip-build --disable-swift-testing 2>&1 | tee .build/test-output.txt
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line: XCTest's own totals for the whole run.
+summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test-output.txt | tail -1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+if [ -z "$summary" ]; then echo "test: no XCTest summary found"; exit 1; fi
+echo "$((total - failed)) passed, $failed failed"
+exit "$status"
