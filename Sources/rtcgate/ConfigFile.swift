@@ -15,53 +15,75 @@ struct ConfigError: Error, CustomStringConvertible, Equatable {
 
 /// Reads coturn/mosquitto-style configuration text: one setting per line as `key=value`,
 /// `key = value` or `key value`; a bare `key` is a boolean switch; `#` starts a comment;
-/// a key may repeat where the option is a list (e.g. `listening-ip`).
+/// a key may repeat where the option is a list (e.g. `listening-ip`). Keys are ASCII and
+/// case-insensitive, `_` and `-` alike; values are kept as written (UTF-8), without quotes.
+/// Works on UTF-8 bytes: the syntax is ASCII, so no grapheme-aware processing is needed.
 enum ConfigFile {
+    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), cr = UInt8(ascii: "\r")
+    private static let quote = UInt8(ascii: "\"")
+
     static func parse(_ text: String, origin: String) throws(ConfigError) -> [ConfigEntry] {
         var entries: [ConfigEntry] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            var line = Substring(rawLine)
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            line = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" }
-            while let last = line.last, last == " " || last == "\t" || last == "\r" { line = line.dropLast() }
+            var line = rawLine[...]
+            if let hash = line.firstIndex(of: UInt8(ascii: "#")) { line = line[..<hash] }
+            line = trimmed(line)
             if line.isEmpty { continue }
             let place = "\(origin):\(lineNumber)"
-            let key: Substring
-            var value: Substring
-            if let equals = line.firstIndex(of: "=") {
-                key = line[..<equals]
-                value = line[line.index(after: equals)...]
-            } else if let space = line.firstIndex(where: { $0 == " " || $0 == "\t" }) {
-                key = line[..<space]
-                value = line[space...]
+            let key: ArraySlice<UInt8>
+            var value: ArraySlice<UInt8>
+            if let equals = line.firstIndex(of: UInt8(ascii: "=")) {
+                key = trimmed(line[..<equals])
+                value = trimmed(line[(equals + 1)...])
+            } else if let gap = line.firstIndex(where: { $0 == space || $0 == tab }) {
+                key = line[..<gap]
+                value = trimmed(line[gap...])
             } else {
                 key = line
-                value = "true"
+                value = Array("true".utf8)[...]
             }
-            let trimmedKey = key.trimmingCharacters(in: " \t").lowercased()
-            value = Substring(value.trimmingCharacters(in: " \t"))
-            if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-            guard !trimmedKey.isEmpty, trimmedKey.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            if value.count >= 2, value.first == quote, value.last == quote { value = value.dropFirst().dropLast() }
+            guard let normalizedKey = normalizedKey(key) else {
                 throw ConfigError(origin: place, message: "cannot read this line as 'key = value'")
             }
-            entries.append(ConfigEntry(key: trimmedKey.replacingOccurrences(of: "_", with: "-"), value: String(value), origin: place))
+            entries.append(ConfigEntry(key: normalizedKey, value: String(decoding: value, as: UTF8.self), origin: place))
         }
         return entries
     }
-}
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
-        return String(slice)
+    /// Lower-case ASCII letters, digits and `-` (with `_` read as `-`); nil for anything else.
+    static func normalizedKey<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
+        guard !bytes.isEmpty else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+                out.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                out.append(byte + 32)
+            case UInt8(ascii: "_"):
+                out.append(UInt8(ascii: "-"))
+            default:
+                return nil
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func replacingOccurrences(of target: Character, with replacement: Character) -> String {
-        String(map { $0 == target ? replacement : $0 })
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var slice = bytes
+        while let first = slice.first, first == space || first == tab || first == cr { slice = slice.dropFirst() }
+        while let last = slice.last, last == space || last == tab || last == cr { slice = slice.dropLast() }
+        return slice
+    }
+}
+
+extension String {
+    /// ASCII-only lower-casing (option values such as log levels and booleans are ASCII words).
+    var asciiLowercased: String {
+        String(decoding: utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }

@@ -2,7 +2,7 @@
 /// command-line flag (`--name value`). Names follow coturn's where coturn has the option.
 extension ConfigOption {
     static let all: [ConfigOption] = [
-        ConfigOption("listening-ip", list: true, help: "Address to serve STUN/TURN on; repeat for several (IPv4 and IPv6). Default 0.0.0.0.") { config, value throws(ConfigError) in
+        ConfigOption("listening-ip", resetList: { $0.listeningIPs = [] }, help: "Address to serve STUN/TURN on; repeat for several (IPv4 and IPv6). Default 0.0.0.0.") { config, value throws(ConfigError) in
             config.listeningIPs.append(value)
         },
         ConfigOption("listening-port", help: "UDP and TCP port for STUN/TURN. Default 3478.") { config, value throws(ConfigError) in

@@ -25,7 +25,7 @@ struct ConfigSources {
     /// `./board/NAME/`, `<prefix>/share/rtcgate/board/NAME/` and `/usr/share/rtcgate/board/NAME/`.
     static func resolveBoard(_ board: String) throws(ConfigError) -> String {
         var candidates: [String] = []
-        if board.contains("/") || board.hasSuffix(".conf") {
+        if board.utf8.contains(UInt8(ascii: "/")) || board.hasSuffix(".conf") {
             candidates = [board, board + "/profile.conf"]
         } else {
             let executableDirectory = Self.executableDirectory()
@@ -46,9 +46,8 @@ struct ConfigSources {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return "." }
-        let path = String(decoding: buffer[0..<n], as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
+        guard let slash = buffer[0..<n].lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        return String(decoding: buffer[0..<slash], as: UTF8.self)
     }
 
     /// Reads a whole text file (at most 1 MiB: a configuration, not a data set).

@@ -18,7 +18,6 @@ final class Gateway: TimerHandler {
     private var handles: [MediaWorkerHandle] = []
     private var threads: [WorkerThread] = []
     private var mainLoop: EventLoop?
-    private var lastSummary = MediaCounters()
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
@@ -115,7 +114,7 @@ final class Gateway: TimerHandler {
         configuration.media.responder.burst = fresh.media.responder.burst
         configuration.statsIntervalSeconds = fresh.statsIntervalSeconds
         logger.notice("reloaded", metadata: [
-            "log_level": "\(fresh.logLevel)",
+            "log_level": "\(fresh.logLevel.rawValue)",
             "stun_rate_limit": "\(fresh.media.responder.ratePerSecond)/s burst \(fresh.media.responder.burst)",
             "restart_needed": "\(restartNeeded ? "yes (listeners, workers or pools changed)" : "no")",
         ])
@@ -159,6 +158,5 @@ final class Gateway: TimerHandler {
             metadata["drop_\(reason.label)"] = "\(stun.drops[reason])"
         }
         logger.info(final ? "final counters" : "counters", metadata: metadata)
-        lastSummary = total
     }
 }

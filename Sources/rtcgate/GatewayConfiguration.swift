@@ -34,9 +34,9 @@ struct GatewayConfiguration {
             guard let option = ConfigOption.byName[entry.key] else {
                 throw ConfigError(origin: entry.origin, message: "unknown option '\(entry.key)'")
             }
-            if option.isList, !listResets.contains(option.name) {
+            if let reset = option.resetList, !listResets.contains(option.name) {
                 listResets.insert(option.name)
-                self[list: option.name] = []
+                reset(&self)
             }
             do throws(ConfigError) {
                 try option.apply(&self, entry.value)
@@ -45,11 +45,6 @@ struct GatewayConfiguration {
             }
             origins[option.name] = entry.origin
         }
-    }
-
-    private subscript(list name: String) -> [String] {
-        get { name == "listening-ip" ? listeningIPs : [] }
-        set { if name == "listening-ip" { listeningIPs = newValue } }
     }
 
     /// The media workers' configuration, with listening addresses resolved.
@@ -73,17 +68,19 @@ struct ConfigOption: Sendable {
     let name: String
     let aliases: [String]
     let help: String
-    let isList: Bool
+    /// For a list option: empties the list, so a later source replaces it rather than adding.
+    let resetList: (@Sendable (inout GatewayConfiguration) -> Void)?
     /// A switch: `--name` alone means true.
     let isSwitch: Bool
     let apply: @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void
 
-    init(_ name: String, aliases: [String] = [], list: Bool = false, switch isSwitch: Bool = false, help: String,
+    init(_ name: String, aliases: [String] = [], resetList: (@Sendable (inout GatewayConfiguration) -> Void)? = nil,
+         switch isSwitch: Bool = false, help: String,
          apply: @escaping @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void) {
         self.name = name
         self.aliases = aliases
         self.help = help
-        self.isList = list
+        self.resetList = resetList
         self.isSwitch = isSwitch
         self.apply = apply
     }
@@ -104,19 +101,21 @@ struct ConfigOption: Sendable {
         var i = 0
         while i < arguments.count {
             let argument = arguments[i]
-            guard argument.hasPrefix("--"), argument.count > 2 else {
+            let bytes = Array(argument.utf8)
+            guard bytes.count > 2, bytes[0] == UInt8(ascii: "-"), bytes[1] == UInt8(ascii: "-") else {
                 throw ConfigError(origin: argument, message: "expected a setting such as --listening-port 3478")
             }
-            var name = String(argument.dropFirst(2))
+            var nameBytes = bytes[2...]
             var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
+            if let equals = nameBytes.firstIndex(of: UInt8(ascii: "=")) {
+                value = String(decoding: nameBytes[(equals + 1)...], as: UTF8.self)
+                nameBytes = nameBytes[..<equals]
             }
+            let name = ConfigFile.normalizedKey(nameBytes) ?? String(decoding: nameBytes, as: UTF8.self)
             guard let option = byName[name] else { throw ConfigError(origin: "--\(name)", message: "unknown option") }
             if value == nil {
                 if option.isSwitch {
-                    if i + 1 < arguments.count, ["true", "false", "yes", "no", "on", "off"].contains(arguments[i + 1].lowercased()) {
+                    if i + 1 < arguments.count, ["true", "false", "yes", "no", "on", "off"].contains(arguments[i + 1].asciiLowercased) {
                         value = arguments[i + 1]
                         i += 1
                     } else {
@@ -154,7 +153,7 @@ enum ConfigValue {
     }
 
     static func boolean(_ text: String) throws(ConfigError) -> Bool {
-        switch text.lowercased() {
+        switch text.asciiLowercased {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
         default: throw ConfigError(origin: "", message: "'\(text)' is not true/false")
@@ -162,7 +161,7 @@ enum ConfigValue {
     }
 
     static func logLevel(_ text: String) throws(ConfigError) -> Logger.Level {
-        switch text.lowercased() {
+        switch text.asciiLowercased {
         case "trace": return .trace
         case "debug": return .debug
         case "info": return .info

@@ -26,7 +26,7 @@ struct GatewayLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = Self.journald ? "<\(Self.syslogPriority(event.level))>" : "\(Self.timestamp()) \(event.level) "
+        var line = Self.journald ? "<\(Self.syslogPriority(event.level))>" : "\(Self.timestamp()) \(event.level.rawValue) "
         line += "\(label): \(event.message)"
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }

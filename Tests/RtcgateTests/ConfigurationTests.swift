@@ -108,3 +108,5 @@ final class GatewayConfigurationTests: XCTestCase {
         XCTAssertEqual(Set(ConfigOption.all.map(\.name)).count, ConfigOption.all.count, "no duplicate option names")
     }
 }
+
+
