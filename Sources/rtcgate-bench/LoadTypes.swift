@@ -75,6 +75,17 @@ struct MeasurementClock {
 
     /// The next deadline the event loop must wake up for.
     var nextPhaseEdge: UInt64 { measuring ? end : measureStart }
+
+    /// At the end of the warm-up: takes the resource snapshots and returns true once, so the
+    /// caller resets its counters and histogram.
+    mutating func enterMeasurementIfDue(now: UInt64, serverPid: Int32?) -> Bool {
+        guard !measuring && now >= measureStart else { return false }
+        measuring = true
+        serverStart = serverPid.flatMap { ServerSample.read(pid: $0) }
+        cpuStart = ownCPUSeconds()
+        actualStart = monotonicNanos()
+        return true
+    }
 }
 
 extension LoadCounters {

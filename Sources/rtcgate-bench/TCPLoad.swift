@@ -71,14 +71,10 @@ final class TCPLoadGenerator {
         var nextScan = now + scanInterval
         for c in 0..<connections.count { sendRequest(c) }
         while now < clock.end && connections.contains(where: { $0.alive }) {
-            if !clock.measuring && now >= clock.measureStart {
+            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
                 invalidDuringWarmup = counters.invalid
                 counters = LoadCounters()
                 histogram.reset()
-                clock.measuring = true
-                clock.serverStart = config.serverPid.flatMap { ServerSample.read(pid: $0) }
-                clock.cpuStart = ownCPUSeconds()
-                clock.actualStart = monotonicNanos()
             }
             let wake = min(nextScan, clock.nextPhaseEdge)
             let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0

@@ -112,14 +112,10 @@ final class UDPLoadGenerator {
             send(socket: s, count: socketSlotCount[s])
         }
         while now < clock.end {
-            if !clock.measuring && now >= clock.measureStart {
+            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
                 invalidDuringWarmup = counters.invalid
                 counters = LoadCounters()
                 histogram.reset()
-                clock.measuring = true
-                clock.serverStart = config.serverPid.flatMap { ServerSample.read(pid: $0) }
-                clock.cpuStart = ownCPUSeconds()
-                clock.actualStart = monotonicNanos()
             }
             let wake = min(nextScan, clock.nextPhaseEdge)
             let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
