@@ -19,6 +19,7 @@ let package = Package(
 
         // Pure protocol cores.
         .target(name: "STUN", dependencies: ["COpenSSL"]),
+        .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
@@ -39,6 +40,7 @@ let package = Package(
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "MallocCounter"]),
+        .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN", "MallocCounter"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),

@@ -1,0 +1,139 @@
+/// A handle to an allocation in an `AllocationTable`; stale handles (after removal) find nothing.
+public struct AllocationID: Hashable, Sendable {
+    public let index: UInt32
+    public let generation: UInt32
+}
+
+/// Why an allocation could not be added.
+public enum AllocationRefusal: Error, Equatable, Sendable {
+    /// The table is full (508 Insufficient Capacity).
+    case tableFull
+    /// `total-quota` reached (486 Allocation Quota Reached).
+    case totalQuota
+    /// `user-quota` reached for this username (486).
+    case userQuota
+}
+
+/// Every allocation of one media worker, in a fixed array reserved at start-up and indexed by
+/// 5-tuple (open addressing, linear probing with backward-shift deletion: no tombstones, so the
+/// index never degrades). Nothing here grows with load.
+public struct AllocationTable: Sendable {
+    private var records: [Allocation?]
+    private var generations: [UInt32]
+    private var buckets: [Int32]
+    private var freeSlots: [Int32]
+    private let bucketMask: Int
+    private let limits: TurnLimits
+    /// Allocations currently held.
+    public private(set) var count = 0
+
+    public init(limits: TurnLimits) {
+        let capacity = max(1, limits.maxAllocations)
+        self.limits = limits
+        records = Array(repeating: nil, count: capacity)
+        generations = Array(repeating: 0, count: capacity)
+        var size = 8
+        while size < capacity * 2 { size <<= 1 }
+        buckets = Array(repeating: -1, count: size)
+        bucketMask = size - 1
+        freeSlots = (0..<Int32(capacity)).reversed()
+        freeSlots.reserveCapacity(capacity)
+    }
+
+    /// Allocations the table can hold.
+    public var capacity: Int { records.count }
+
+    /// The allocation of a 5-tuple.
+    public func lookup(_ tuple: FiveTuple) -> AllocationID? {
+        var bucket = tuple.hashValue & bucketMask
+        while true {
+            let slot = buckets[bucket]
+            if slot < 0 { return nil }
+            if let record = records[Int(slot)], record.fiveTuple == tuple {
+                return AllocationID(index: UInt32(slot), generation: generations[Int(slot)])
+            }
+            bucket = (bucket + 1) & bucketMask
+        }
+    }
+
+    /// Adds an allocation, enforcing capacity and quotas (checked in this order: table,
+    /// total quota, user quota). The 5-tuple must not have one already.
+    public mutating func insert(_ allocation: Allocation) -> Result<AllocationID, AllocationRefusal> {
+        precondition(lookup(allocation.fiveTuple) == nil, "one allocation per 5-tuple")
+        guard let slot = freeSlots.last else { return .failure(.tableFull) }
+        if limits.totalQuota > 0 && count >= limits.totalQuota { return .failure(.totalQuota) }
+        if limits.userQuota > 0 && allocations(ofUser: allocation.userKey) >= limits.userQuota { return .failure(.userQuota) }
+        freeSlots.removeLast()
+        records[Int(slot)] = allocation
+        var bucket = allocation.fiveTuple.hashValue & bucketMask
+        while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
+        buckets[bucket] = slot
+        count += 1
+        return .success(AllocationID(index: UInt32(slot), generation: generations[Int(slot)]))
+    }
+
+    /// Allocations held by one username (linear: Allocate is rare, the table small).
+    public func allocations(ofUser userKey: UInt64) -> Int {
+        var n = 0
+        for record in records where record?.userKey == userKey { n += 1 }
+        return n
+    }
+
+    /// Whether a handle still refers to a live allocation.
+    public func contains(_ id: AllocationID) -> Bool {
+        Int(id.index) < records.count && generations[Int(id.index)] == id.generation && records[Int(id.index)] != nil
+    }
+
+    /// The allocation behind a live handle. Reading or writing a stale handle is a bug (trap).
+    public subscript(id: AllocationID) -> Allocation {
+        get {
+            precondition(contains(id), "stale allocation handle")
+            return records[Int(id.index)]!
+        }
+        _modify {
+            precondition(contains(id), "stale allocation handle")
+            var record = records[Int(id.index)].take()!
+            defer { records[Int(id.index)] = record }
+            yield &record
+        }
+    }
+
+    /// Removes an allocation; a stale handle is ignored.
+    public mutating func remove(_ id: AllocationID) {
+        guard contains(id), let record = records[Int(id.index)] else { return }
+        var bucket = record.fiveTuple.hashValue & bucketMask
+        while buckets[bucket] != Int32(id.index) { bucket = (bucket + 1) & bucketMask }
+        // Backward-shift deletion keeps every probe chain unbroken.
+        var hole = bucket
+        var next = (hole + 1) & bucketMask
+        while buckets[next] >= 0 {
+            let home = records[Int(buckets[next])]!.fiveTuple.hashValue & bucketMask
+            if (next - home) & bucketMask >= (next - hole) & bucketMask {
+                buckets[hole] = buckets[next]
+                hole = next
+            }
+            next = (next + 1) & bucketMask
+        }
+        buckets[hole] = -1
+        records[Int(id.index)] = nil
+        generations[Int(id.index)] &+= 1
+        freeSlots.append(Int32(id.index))
+        count -= 1
+    }
+
+    /// Removes every allocation whose lifetime has run out, calling `onExpiry` first for each
+    /// (so the shell can close its relay socket).
+    public mutating func removeExpired(now: UInt64, _ onExpiry: (AllocationID, Allocation) -> Void) {
+        for slot in records.indices {
+            guard let record = records[slot], record.expiry <= now else { continue }
+            let id = AllocationID(index: UInt32(slot), generation: generations[slot])
+            onExpiry(id, record)
+            remove(id)
+        }
+    }
+
+    /// Every live allocation's handle, for listings.
+    public var ids: [AllocationID] {
+        records.indices.compactMap { records[$0] == nil ? nil : AllocationID(index: UInt32($0), generation: generations[$0]) }
+    }
+}

@@ -1,0 +1,32 @@
+/// Lifetimes, per-allocation caps and quotas of the TURN relay (coturn's option names in the
+/// comments). Fixed at start-up by the board profile and configuration.
+public struct TurnLimits: Sendable, Equatable {
+    /// Lifetime granted when the client asks for none (RFC 8656: 600 s).
+    public var defaultLifetime: UInt32 = 600
+    /// The most a client may ask for (`max-allocate-lifetime`, default 3600 s).
+    public var maxLifetime: UInt32 = 3600
+    /// Permission lifetime (RFC 8656: 300 s, not negotiable).
+    public var permissionLifetime: UInt32 = 300
+    /// Channel binding lifetime (RFC 8656: 600 s).
+    public var channelLifetime: UInt32 = 600
+    /// Allocations the table holds (board profile); beyond it Allocate gets 508.
+    public var maxAllocations = 1024
+    /// Allocations one username may hold (`user-quota`; 0 = no limit); beyond it 486.
+    public var userQuota = 0
+    /// Allocations in all (`total-quota`; 0 = the table's capacity); beyond it 486.
+    public var totalQuota = 0
+    /// Permissions per allocation (at most `Allocation.permissionCapacity`); beyond it 508.
+    public var maxPermissionsPerAllocation = Allocation.permissionCapacity
+    /// Channels per allocation (at most `Allocation.channelCapacity`); beyond it 508.
+    public var maxChannelsPerAllocation = Allocation.channelCapacity
+
+    public init() {}
+
+    /// The lifetime to grant (RFC 8656 §7.2 and §7.3): 0 stays 0 (a Refresh that deletes);
+    /// otherwise min(requested, max), raised to the default; the default when none was asked for.
+    public func grantedLifetime(requested: UInt32?) -> UInt32 {
+        guard let requested else { return defaultLifetime }
+        if requested == 0 { return 0 }
+        return max(min(requested, maxLifetime), min(defaultLifetime, maxLifetime))
+    }
+}
