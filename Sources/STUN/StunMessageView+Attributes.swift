@@ -7,6 +7,13 @@ extension StunMessageView {
         attribute(type).flatMap { AddressCodec.decode($0, xor: transactionID) }
     }
 
+    /// Decodes one XOR-encoded address value taken from `attributes` (for attributes that may
+    /// repeat, such as XOR-PEER-ADDRESS in CreatePermission).
+    @inlinable
+    public func decodeXorAddress(_ value: UnsafeRawBufferPointer) -> TransportAddress? {
+        AddressCodec.decode(value, xor: transactionID)
+    }
+
     /// A plain address attribute (MAPPED-ADDRESS, ALTERNATE-SERVER, RESPONSE-ORIGIN, OTHER-ADDRESS).
     @inlinable
     public func address(_ type: AttributeType = .mappedAddress) -> TransportAddress? {

@@ -36,6 +36,8 @@ public struct Allocation: Sendable {
     public var fiveTuple: FiveTuple
     /// The relayed transport address the server allocated.
     public var relayed: TransportAddress
+    /// The second relayed address of a dual-stack allocation (ADDITIONAL-ADDRESS-FAMILY).
+    public var additionalRelayed: TransportAddress?
     /// Index of the username in the credential store (for quotas and the same-user rule).
     public var userKey: UInt64
     /// Monotonic ns at which the allocation expires.
@@ -60,6 +62,11 @@ public struct Allocation: Sendable {
         self.expiry = expiry
         self.created = created
         self.creatingTransaction = creatingTransaction
+    }
+
+    /// Whether the allocation has a relayed address in the family of `peer` (else 443).
+    public func relays(familyOf peer: IPAddress) -> Bool {
+        relayed.ip.isIPv4 == peer.isIPv4 || additionalRelayed.map { $0.ip.isIPv4 == peer.isIPv4 } == true
     }
 
     // MARK: Permissions

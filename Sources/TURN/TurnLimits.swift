@@ -9,6 +9,12 @@ public struct TurnLimits: Sendable, Equatable {
     public var permissionLifetime: UInt32 = 300
     /// Channel binding lifetime (RFC 8656: 600 s).
     public var channelLifetime: UInt32 = 600
+    /// How long an allocation created with valid TURN REST credentials may keep being refreshed
+    /// after those credentials expire, counted from its creation (seconds). Calls must not drop
+    /// when a short-lived credential runs out mid-call.
+    public var maxSessionLifetime: UInt64 = 86_400
+    /// How long a channel number stays reserved after its binding expires (RFC 8656 §12: 5 min).
+    public var channelQuarantine: UInt32 = 300
     /// Allocations the table holds (board profile); beyond it Allocate gets 508.
     public var maxAllocations = 1024
     /// Allocations one username may hold (`user-quota`; 0 = no limit); beyond it 486.

@@ -1,0 +1,20 @@
+import STUN
+
+/// The TURN relay's protocol core for one media worker (RFC 8656): allocations, permissions,
+/// channels and the data paths. Pure: it takes parsed messages, 5-tuples and a clock, and
+/// returns what to send; the worker's sockets do the I/O.
+public struct TurnCore {
+    /// Lifetimes, caps and quotas.
+    public let limits: TurnLimits
+    /// This worker's allocations.
+    public var allocations: AllocationTable
+    /// What happened so far.
+    public internal(set) var counters = TurnCounters()
+    /// Data indications sent (their transaction ids).
+    var dataIndications: UInt64 = 0
+
+    public init(limits: TurnLimits) {
+        self.limits = limits
+        allocations = AllocationTable(limits: limits)
+    }
+}

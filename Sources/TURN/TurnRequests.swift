@@ -1,0 +1,202 @@
+import STUN
+
+/// The result of a TURN request: a response in the caller's buffer, or none.
+public enum TurnReply: Equatable, Sendable {
+    case reply(length: Int)
+    /// A response could not be built (buffer too small); nothing is sent.
+    case none
+}
+
+/// Request handling (RFC 8656 §7–12): Allocate, Refresh, CreatePermission and ChannelBind,
+/// each authenticated with long-term credentials and answered with the RFC's error codes.
+extension TurnCore {
+    /// Handles one TURN request from `tuple`, writing the response into `response`.
+    /// - Parameters:
+    ///   - policy: decides which peers may be reached (403 otherwise).
+    public mutating func handleRequest<Auth: TurnAuthenticating, Relays: RelayAddressProvider>(
+        _ request: StunMessageView, from tuple: FiveTuple, now: UInt64, auth: inout Auth, relays: inout Relays,
+        policy: (TransportAddress) -> Bool, into response: UnsafeMutableRawBufferPointer
+    ) -> TurnReply {
+        var context = ReplyContext(request: request, into: response)
+        let user: TurnUser
+        switch auth.authenticate(request, from: tuple.client, now: now) {
+        case .challenge(let code):
+            return context.challenge(code, auth: auth, client: tuple.client, now: now)
+        case .authenticated(let authenticated, let kind):
+            user = authenticated
+            context.sign(with: auth.responseKey, kind)
+        }
+        let unknown = request.unknownComprehensionRequiredAttributes()
+        if !unknown.isEmpty { return context.error(420, unknown: unknown) }
+
+        switch request.type.method {
+        case .allocate:
+            return allocate(request, tuple: tuple, user: user, now: now, relays: &relays, context: &context)
+        case .refresh:
+            return refresh(request, tuple: tuple, user: user, now: now, relays: &relays, context: &context)
+        case .createPermission:
+            return createPermission(request, tuple: tuple, user: user, now: now, policy: policy, context: &context)
+        case .channelBind:
+            return channelBind(request, tuple: tuple, user: user, now: now, policy: policy, context: &context)
+        default:
+            return context.error(400)
+        }
+    }
+
+    /// The allocation of `tuple` if `user` may act on it: 437 without one, 441 for another user,
+    /// 401 for an expired REST credential past the maximum session lifetime.
+    private func ownedAllocation(_ tuple: FiveTuple, user: TurnUser, now: UInt64) -> Result<AllocationID, TurnError> {
+        guard let id = allocations.lookup(tuple) else { return .failure(TurnError(437)) }
+        let allocation = allocations[id]
+        guard allocation.userKey == user.key else { return .failure(TurnError(441)) }
+        if user.expired && now &- allocation.created > limits.maxSessionLifetime * 1_000_000_000 {
+            return .failure(TurnError(401))
+        }
+        return .success(id)
+    }
+
+    private mutating func allocate<Relays: RelayAddressProvider>(
+        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, relays: inout Relays,
+        context: inout ReplyContext
+    ) -> TurnReply {
+        if let id = allocations.lookup(tuple) {
+            // A retransmitted Allocate gets its success again; anything else is a mismatch.
+            let existing = allocations[id]
+            guard existing.creatingTransaction == request.transactionID, existing.userKey == user.key else { return context.error(437) }
+            return context.allocateSuccess(existing, lifetime: UInt32((existing.expiry &- now) / 1_000_000_000), client: tuple.client)
+        }
+        if user.expired { return context.error(401) }
+        guard let transport = request.requestedTransport else { return context.error(400) }
+        guard transport == 17 else { return context.error(442) }
+        let requestedFamily = request.requestedAddressFamily
+        let additionalFamily = request.additionalAddressFamily
+        let wantsEvenPort = request.evenPort
+        if request.contains(.reservationToken) {
+            // Reserved ports (EVEN-PORT with R) are not offered, so no token can be valid.
+            if wantsEvenPort != nil || requestedFamily != nil { return context.error(400) }
+            return context.error(508)
+        }
+        if requestedFamily != nil && additionalFamily != nil { return context.error(400) }
+        if let additionalFamily, additionalFamily != RelayFamily.ipv6.rawValue { return context.error(400) }
+        let family: RelayFamily
+        switch requestedFamily {
+        case nil: family = .ipv4
+        case RelayFamily.ipv4.rawValue: family = .ipv4
+        case RelayFamily.ipv6.rawValue: family = .ipv6
+        default: return context.error(440)
+        }
+        if limits.totalQuota > 0 && allocations.count >= limits.totalQuota { return context.error(486) }
+        if limits.userQuota > 0 && allocations.allocations(ofUser: user.key) >= limits.userQuota { return context.error(486) }
+        guard allocations.count < allocations.capacity else { return context.error(508) }
+        guard let relayed = relays.openRelay(family: family, evenPort: wantsEvenPort != nil) else {
+            return context.error(family == .ipv6 && requestedFamily != nil ? 440 : 508)
+        }
+        var additional: TransportAddress?
+        var additionalError = false
+        if additionalFamily != nil {
+            additional = relays.openRelay(family: .ipv6, evenPort: false)
+            additionalError = additional == nil
+        }
+        let lifetime = limits.grantedLifetime(requested: request.lifetime)
+        var allocation = Allocation(fiveTuple: tuple, relayed: relayed, userKey: user.key,
+                                    expiry: now + UInt64(lifetime) * 1_000_000_000, created: now,
+                                    creatingTransaction: request.transactionID)
+        allocation.additionalRelayed = additional
+        switch allocations.insert(allocation) {
+        case .success:
+            return context.allocateSuccess(allocation, lifetime: lifetime, client: tuple.client, additionalFamilyFailed: additionalError)
+        case .failure(let refusal):
+            relays.closeRelay(relayed)
+            if let additional { relays.closeRelay(additional) }
+            return context.error(refusal == .tableFull ? 508 : 486)
+        }
+    }
+
+    private mutating func refresh<Relays: RelayAddressProvider>(
+        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, relays: inout Relays,
+        context: inout ReplyContext
+    ) -> TurnReply {
+        let id: AllocationID
+        switch ownedAllocation(tuple, user: user, now: now) {
+        case .success(let owned): id = owned
+        case .failure(let error): return context.error(error.code)
+        }
+        if let family = request.requestedAddressFamily {
+            let allocation = allocations[id]
+            let matches = [allocation.relayed, allocation.additionalRelayed].contains { address in
+                address.map { $0.ip.stunFamily == family } == true
+            }
+            if !matches { return context.error(443) }
+        }
+        let lifetime = limits.grantedLifetime(requested: request.lifetime)
+        if lifetime == 0 {
+            let allocation = allocations[id]
+            relays.closeRelay(allocation.relayed)
+            if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
+            allocations.remove(id)
+        } else {
+            allocations[id].expiry = now + UInt64(lifetime) * 1_000_000_000
+        }
+        return context.success(lifetime: lifetime)
+    }
+
+    private mutating func createPermission(
+        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, policy: (TransportAddress) -> Bool,
+        context: inout ReplyContext
+    ) -> TurnReply {
+        let id: AllocationID
+        switch ownedAllocation(tuple, user: user, now: now) {
+        case .success(let owned): id = owned
+        case .failure(let error): return context.error(error.code)
+        }
+        // Every XOR-PEER-ADDRESS is checked before any is installed: all or nothing (§9.2).
+        var peers = 0
+        for attribute in request.attributes where attribute.type == .xorPeerAddress {
+            guard let peer = request.decodeXorAddress(attribute.value) else { return context.error(400) }
+            guard allocations[id].relays(familyOf: peer.ip) else { return context.error(443) }
+            guard policy(peer) else { return context.error(403) }
+            peers += 1
+        }
+        guard peers > 0 else { return context.error(400) }
+        let lifetime = UInt64(limits.permissionLifetime) * 1_000_000_000
+        for attribute in request.attributes where attribute.type == .xorPeerAddress {
+            let peer = request.decodeXorAddress(attribute.value)!
+            guard allocations[id].permit(peer.ip, now: now, lifetimeNanos: lifetime, limit: limits.maxPermissionsPerAllocation) else {
+                return context.error(508)
+            }
+        }
+        return context.success(lifetime: nil)
+    }
+
+    private mutating func channelBind(
+        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, policy: (TransportAddress) -> Bool,
+        context: inout ReplyContext
+    ) -> TurnReply {
+        let id: AllocationID
+        switch ownedAllocation(tuple, user: user, now: now) {
+        case .success(let owned): id = owned
+        case .failure(let error): return context.error(error.code)
+        }
+        guard let number = request.channelNumber, let peer = request.xorAddress(.xorPeerAddress) else { return context.error(400) }
+        guard allocations[id].relays(familyOf: peer.ip) else { return context.error(443) }
+        guard policy(peer) else { return context.error(403) }
+        let second: UInt64 = 1_000_000_000
+        switch allocations[id].bindChannel(number, to: peer, now: now, lifetimeNanos: UInt64(limits.channelLifetime) * second,
+                                           quarantineNanos: UInt64(limits.channelQuarantine) * second,
+                                           limit: limits.maxChannelsPerAllocation) {
+        case .conflict: return context.error(400)
+        case .full: return context.error(508)
+        case .bound: break
+        }
+        // Binding a channel installs or refreshes the peer's permission (§12.2).
+        guard allocations[id].permit(peer.ip, now: now, lifetimeNanos: UInt64(limits.permissionLifetime) * second,
+                                     limit: limits.maxPermissionsPerAllocation) else { return context.error(508) }
+        return context.success(lifetime: nil)
+    }
+}
+
+/// A TURN error code.
+struct TurnError: Error {
+    let code: Int
+    init(_ code: Int) { self.code = code }
+}

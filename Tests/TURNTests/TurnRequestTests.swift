@@ -1,0 +1,148 @@
+import STUN
+import XCTest
+
+@testable import TURN
+
+final class TurnRequestTests: XCTestCase {
+    func testAllocateSucceedsSignedWithRelayedAndMappedAddresses() throws {
+        var harness = TurnHarness()
+        let response = harness.send(turnRequest(.allocate, udpTransport))
+        try response.withUnsafeBytes { raw in
+            let view = try StunMessageView(raw)
+            XCTAssertEqual(view.type, StunMessageType(method: .allocate, messageClass: .successResponse))
+            XCTAssertEqual(view.xorAddress(.xorRelayedAddress), harness.relays.open.first)
+            XCTAssertEqual(view.xorAddress(.xorMappedAddress), client)
+            XCTAssertEqual(view.lifetime, 600)
+            XCTAssertTrue(harness.auth.key.withUnsafeBytes { view.verifyMessageIntegrity(key: $0) })
+        }
+        XCTAssertEqual(harness.core.allocations.count, 1)
+    }
+
+    func testAllocateErrors() {
+        var harness = TurnHarness()
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate))), 400, "REQUESTED-TRANSPORT missing")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try b.appendUInt32(.requestedTransport, 6 << 24) })), 442, "TCP relaying is not offered")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            try b.appendUInt32(.requestedAddressFamily, 0x03 << 24) })), 440)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            try b.appendUInt32(.requestedAddressFamily, 0x01 << 24)
+            try b.appendUInt32(.additionalAddressFamily, 0x02 << 24) })), 400, "both family attributes")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))), 401)
+        XCTAssertEqual(harness.core.allocations.count, 0)
+        harness.relays.available = 0
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, udpTransport))), 508, "no relay port left")
+    }
+
+    func testChallengeCarriesRealmAndNonceAndNoIntegrity() throws {
+        var harness = TurnHarness()
+        let response = harness.send(turnRequest(.allocate, username: nil, udpTransport))
+        try response.withUnsafeBytes { raw in
+            let view = try StunMessageView(raw)
+            XCTAssertEqual(view.errorCode?.code, 401)
+            XCTAssertEqual(view.realm.map { String(decoding: $0, as: UTF8.self) }, "test.realm")
+            XCTAssertNotNil(view.nonce)
+            XCTAssertFalse(view.contains(.messageIntegrity))
+        }
+    }
+
+    func testRetransmittedAllocateIsAnsweredAgainAndOthersMismatch() {
+        var harness = TurnHarness()
+        let id = TransactionID.random()
+        let first = harness.send(turnRequest(.allocate, id: id, udpTransport))
+        XCTAssertNil(errorCode(first))
+        let again = harness.send(turnRequest(.allocate, id: id, udpTransport), at: 1)
+        XCTAssertNil(errorCode(again), "a retransmission is not a second allocation")
+        XCTAssertEqual(harness.relays.open.count, 1)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, udpTransport))), 437)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: "bob", id: id, udpTransport))), 437,
+                       "another user cannot replay the creating transaction")
+    }
+
+    func testRefreshRules() throws {
+        var harness = TurnHarness()
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.refresh))), 437, "no allocation")
+        _ = harness.send(turnRequest(.allocate, udpTransport))
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.refresh, username: "bob"))), 441, "nobody hijacks an allocation")
+        let refreshed = harness.send(turnRequest(.refresh) { b throws(StunBuildError) in try b.appendUInt32(.lifetime, 1800) }, at: 10 * second)
+        XCTAssertEqual(refreshed.withUnsafeBytes { try? StunMessageView($0).lifetime }, 1800)
+        let id = try XCTUnwrap(harness.core.allocations.lookup(clientTuple))
+        XCTAssertEqual(harness.core.allocations[id].expiry, 1810 * second)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.refresh) { b throws(StunBuildError) in
+            try b.appendUInt32(.requestedAddressFamily, 0x02 << 24) })), 443)
+        XCTAssertNil(errorCode(harness.send(turnRequest(.refresh) { b throws(StunBuildError) in try b.appendUInt32(.lifetime, 0) })))
+        XCTAssertEqual(harness.core.allocations.count, 0, "lifetime 0 deletes")
+        XCTAssertEqual(harness.relays.closed, harness.relays.open, "and releases the relayed address")
+    }
+
+    func testPermissionsObeyPolicyFamilyAndAreAllOrNothing() throws {
+        var harness = TurnHarness()
+        _ = harness.send(turnRequest(.allocate, udpTransport))
+        let good = TransportAddress(ip: IPAddress("192.0.2.50")!, port: 1)
+        let denied = TransportAddress(ip: IPAddress("10.0.0.1")!, port: 1)
+        harness.allowPeer = { $0.ip != denied.ip }
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.createPermission) { b throws(StunBuildError) in
+            try b.appendXorAddress(.xorPeerAddress, good)
+            try b.appendXorAddress(.xorPeerAddress, denied) })), 403)
+        let id = try XCTUnwrap(harness.core.allocations.lookup(clientTuple))
+        XCTAssertFalse(harness.core.allocations[id].isPermitted(good.ip, now: 1), "nothing installed when one peer fails")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.createPermission) { b throws(StunBuildError) in
+            try b.appendXorAddress(.xorPeerAddress, TransportAddress(ip: IPAddress("2001:db8::9")!, port: 1)) })), 443)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.createPermission))), 400, "XOR-PEER-ADDRESS missing")
+        XCTAssertNil(errorCode(harness.send(turnRequest(.createPermission) { b throws(StunBuildError) in
+            try b.appendXorAddress(.xorPeerAddress, good) })))
+        XCTAssertTrue(harness.core.allocations[id].isPermitted(good.ip, now: 299 * second))
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.createPermission, username: "bob") { b throws(StunBuildError) in
+            try b.appendXorAddress(.xorPeerAddress, good) })), 441)
+    }
+
+    func testChannelBind() throws {
+        var harness = TurnHarness()
+        _ = harness.send(turnRequest(.allocate, udpTransport))
+        let peer = TransportAddress(ip: IPAddress("192.0.2.50")!, port: 5000)
+        func bind(_ number: UInt32, _ peer: TransportAddress) -> [UInt8] {
+            harness.send(turnRequest(.channelBind) { b throws(StunBuildError) in
+                try b.appendUInt32(.channelNumber, number << 16)
+                try b.appendXorAddress(.xorPeerAddress, peer) })
+        }
+        XCTAssertEqual(errorCode(bind(0x3FFF, peer)), 400, "below the channel range")
+        XCTAssertNil(errorCode(bind(0x4000, peer)))
+        XCTAssertEqual(errorCode(bind(0x4000, TransportAddress(ip: peer.ip, port: 5001))), 400, "number already bound elsewhere")
+        let id = try XCTUnwrap(harness.core.allocations.lookup(clientTuple))
+        XCTAssertEqual(harness.core.allocations[id].peer(forChannel: 0x4000, now: 1), peer)
+        XCTAssertTrue(harness.core.allocations[id].isPermitted(peer.ip, now: 1), "ChannelBind installs the permission")
+    }
+
+    func testExpiredRestCredentialKeepsItsAllocationAliveUpToTheSessionLimit() {
+        var limits = TurnLimits()
+        limits.maxSessionLifetime = 3600
+        var harness = TurnHarness(limits: limits)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: "alice-expired", udpTransport))), 401,
+                       "an expired credential cannot allocate")
+        _ = harness.send(turnRequest(.allocate, udpTransport))
+        XCTAssertNil(errorCode(harness.send(turnRequest(.refresh, username: "alice-expired"), at: 500 * second)),
+                     "the call survives its credential's expiry")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.refresh, username: "alice-expired"), at: 3601 * second)), 401,
+                       "until the maximum session lifetime")
+    }
+
+    func testQuotasAnswer486() {
+        var limits = TurnLimits()
+        limits.userQuota = 1
+        var harness = TurnHarness(limits: limits)
+        XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, udpTransport))))
+        let other = FiveTuple(client: TransportAddress(ip: client.ip, port: 40_001), server: server, transport: .udp)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, udpTransport), from: other)), 486)
+        XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, username: "bob", udpTransport), from: other)))
+    }
+
+    func testUnknownComprehensionRequiredAttributeGets420AfterAuthentication() {
+        var harness = TurnHarness()
+        let response = harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            try b.appendUInt32(AttributeType(rawValue: 0x0077), 1) })
+        XCTAssertEqual(errorCode(response), 420)
+    }
+}
