@@ -16,9 +16,11 @@ public enum AllocationRefusal: Error, Equatable, Sendable {
 
 /// Every allocation of one media worker, in a fixed array reserved at start-up and indexed by
 /// 5-tuple (open addressing, linear probing with backward-shift deletion: no tombstones, so the
-/// index never degrades). Nothing here grows with load.
-public struct AllocationTable: Sendable {
-    private var records: [Allocation?]
+/// index never degrades). Nothing here grows with load. Records are reached through their
+/// address, never copied: each holds its permissions and channels inline. Owned by one worker.
+public final class AllocationTable {
+    private let records: UnsafeMutablePointer<Allocation>
+    private var occupied: [Bool]
     private var generations: [UInt32]
     private var buckets: [Int32]
     private var freeSlots: [Int32]
@@ -30,7 +32,8 @@ public struct AllocationTable: Sendable {
     public init(limits: TurnLimits) {
         let capacity = max(1, limits.maxAllocations)
         self.limits = limits
-        records = Array(repeating: nil, count: capacity)
+        records = .allocate(capacity: capacity)
+        occupied = Array(repeating: false, count: capacity)
         generations = Array(repeating: 0, count: capacity)
         var size = 8
         while size < capacity * 2 { size <<= 1 }
@@ -40,8 +43,13 @@ public struct AllocationTable: Sendable {
         freeSlots.reserveCapacity(capacity)
     }
 
+    deinit {
+        for slot in occupied.indices where occupied[slot] { (records + slot).deinitialize(count: 1) }
+        records.deallocate()
+    }
+
     /// Allocations the table can hold.
-    public var capacity: Int { records.count }
+    public var capacity: Int { occupied.count }
 
     /// The allocation of a 5-tuple.
     public func lookup(_ tuple: FiveTuple) -> AllocationID? {
@@ -49,7 +57,7 @@ public struct AllocationTable: Sendable {
         while true {
             let slot = buckets[bucket]
             if slot < 0 { return nil }
-            if let record = records[Int(slot)], record.fiveTuple == tuple {
+            if records[Int(slot)].fiveTuple == tuple {
                 return AllocationID(index: UInt32(slot), generation: generations[Int(slot)])
             }
             bucket = (bucket + 1) & bucketMask
@@ -58,13 +66,14 @@ public struct AllocationTable: Sendable {
 
     /// Adds an allocation, enforcing capacity and quotas (checked in this order: table,
     /// total quota, user quota). The 5-tuple must not have one already.
-    public mutating func insert(_ allocation: Allocation) -> Result<AllocationID, AllocationRefusal> {
+    public func insert(_ allocation: Allocation) -> Result<AllocationID, AllocationRefusal> {
         precondition(lookup(allocation.fiveTuple) == nil, "one allocation per 5-tuple")
         guard let slot = freeSlots.last else { return .failure(.tableFull) }
         if limits.totalQuota > 0 && count >= limits.totalQuota { return .failure(.totalQuota) }
         if limits.userQuota > 0 && allocations(ofUser: allocation.userKey) >= limits.userQuota { return .failure(.userQuota) }
         freeSlots.removeLast()
-        records[Int(slot)] = allocation
+        (records + Int(slot)).initialize(to: allocation)
+        occupied[Int(slot)] = true
         var bucket = allocation.fiveTuple.hashValue & bucketMask
         while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
         buckets[bucket] = slot
@@ -75,39 +84,38 @@ public struct AllocationTable: Sendable {
     /// Allocations held by one username (linear: Allocate is rare, the table small).
     public func allocations(ofUser userKey: UInt64) -> Int {
         var n = 0
-        for record in records where record?.userKey == userKey { n += 1 }
+        for slot in occupied.indices where occupied[slot] && records[slot].userKey == userKey { n += 1 }
         return n
     }
 
     /// Whether a handle still refers to a live allocation.
     public func contains(_ id: AllocationID) -> Bool {
-        Int(id.index) < records.count && generations[Int(id.index)] == id.generation && records[Int(id.index)] != nil
+        Int(id.index) < occupied.count && generations[Int(id.index)] == id.generation && occupied[Int(id.index)]
     }
 
-    /// The allocation behind a live handle. Reading or writing a stale handle is a bug (trap).
+    /// The allocation behind a live handle, borrowed and modified in place (no copy of the
+    /// record, which holds its permissions and channels inline). A stale handle is a bug (trap).
     public subscript(id: AllocationID) -> Allocation {
-        get {
+        unsafeAddress {
             precondition(contains(id), "stale allocation handle")
-            return records[Int(id.index)]!
+            return UnsafePointer(records + Int(id.index))
         }
-        _modify {
+        unsafeMutableAddress {
             precondition(contains(id), "stale allocation handle")
-            var record = records[Int(id.index)].take()!
-            defer { records[Int(id.index)] = record }
-            yield &record
+            return records + Int(id.index)
         }
     }
 
     /// Removes an allocation; a stale handle is ignored.
-    public mutating func remove(_ id: AllocationID) {
-        guard contains(id), let record = records[Int(id.index)] else { return }
-        var bucket = record.fiveTuple.hashValue & bucketMask
+    public func remove(_ id: AllocationID) {
+        guard contains(id) else { return }
+        var bucket = records[Int(id.index)].fiveTuple.hashValue & bucketMask
         while buckets[bucket] != Int32(id.index) { bucket = (bucket + 1) & bucketMask }
         // Backward-shift deletion keeps every probe chain unbroken.
         var hole = bucket
         var next = (hole + 1) & bucketMask
         while buckets[next] >= 0 {
-            let home = records[Int(buckets[next])]!.fiveTuple.hashValue & bucketMask
+            let home = records[Int(buckets[next])].fiveTuple.hashValue & bucketMask
             if (next - home) & bucketMask >= (next - hole) & bucketMask {
                 buckets[hole] = buckets[next]
                 hole = next
@@ -115,7 +123,8 @@ public struct AllocationTable: Sendable {
             next = (next + 1) & bucketMask
         }
         buckets[hole] = -1
-        records[Int(id.index)] = nil
+        (records + Int(id.index)).deinitialize(count: 1)
+        occupied[Int(id.index)] = false
         generations[Int(id.index)] &+= 1
         freeSlots.append(Int32(id.index))
         count -= 1
@@ -123,17 +132,16 @@ public struct AllocationTable: Sendable {
 
     /// Removes every allocation whose lifetime has run out, calling `onExpiry` first for each
     /// (so the shell can close its relay socket).
-    public mutating func removeExpired(now: UInt64, _ onExpiry: (AllocationID, Allocation) -> Void) {
-        for slot in records.indices {
-            guard let record = records[slot], record.expiry <= now else { continue }
+    public func removeExpired(now: UInt64, _ onExpiry: (AllocationID, Allocation) -> Void) {
+        for slot in occupied.indices where occupied[slot] && records[slot].expiry <= now {
             let id = AllocationID(index: UInt32(slot), generation: generations[slot])
-            onExpiry(id, record)
+            onExpiry(id, records[slot])
             remove(id)
         }
     }
 
     /// Every live allocation's handle, for listings.
     public var ids: [AllocationID] {
-        records.indices.compactMap { records[$0] == nil ? nil : AllocationID(index: UInt32($0), generation: generations[$0]) }
+        occupied.indices.compactMap { occupied[$0] ? AllocationID(index: UInt32($0), generation: generations[$0]) : nil }
     }
 }

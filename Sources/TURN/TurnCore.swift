@@ -7,7 +7,7 @@ public struct TurnCore {
     /// Lifetimes, caps and quotas.
     public let limits: TurnLimits
     /// This worker's allocations.
-    public var allocations: AllocationTable
+    public let allocations: AllocationTable
     /// What happened so far.
     public internal(set) var counters = TurnCounters()
     /// Data indications sent (their transaction ids).

@@ -42,11 +42,10 @@ extension TurnCore {
     public mutating func relayPeerData(_ data: UnsafeMutableRawBufferPointer, from peer: TransportAddress,
                                        to id: AllocationID, now: UInt64) -> RelayDecision {
         guard allocations.contains(id) else { return drop(.noAllocation) }
-        let allocation = allocations[id]
-        guard allocation.isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
+        guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
         let message: UnsafeMutableRawBufferPointer
-        if let channel = allocation.channel(forPeer: peer, now: now) {
-            message = ChannelData.wrapInPlace(data, channel: channel, padded: allocation.fiveTuple.transport == .tcp)
+        if let channel = allocations[id].channel(forPeer: peer, now: now) {
+            message = ChannelData.wrapInPlace(data, channel: channel, padded: allocations[id].fiveTuple.transport == .tcp)
         } else {
             dataIndications &+= 1
             guard let indication = DataIndication.wrapInPlace(data, from: peer,

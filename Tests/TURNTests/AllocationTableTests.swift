@@ -17,7 +17,7 @@ final class AllocationTableTests: XCTestCase {
     func testLookupInsertRemoveKeepsEveryProbeChain() {
         var limits = TurnLimits()
         limits.maxAllocations = 64
-        var table = AllocationTable(limits: limits)
+        let table = AllocationTable(limits: limits)
         var ids: [UInt16: AllocationID] = [:]
         for port in UInt16(1)...64 {
             guard case .success(let id) = table.insert(allocation(port)) else { return XCTFail("insert \(port)") }
@@ -49,7 +49,7 @@ final class AllocationTableTests: XCTestCase {
         limits.maxAllocations = 10
         limits.userQuota = 2
         limits.totalQuota = 3
-        var table = AllocationTable(limits: limits)
+        let table = AllocationTable(limits: limits)
         XCTAssertNotNil(try? table.insert(allocation(1, user: 7)).get())
         XCTAssertNotNil(try? table.insert(allocation(2, user: 7)).get())
         XCTAssertEqual(table.insert(allocation(3, user: 7)), .failure(.userQuota))
@@ -58,7 +58,7 @@ final class AllocationTableTests: XCTestCase {
     }
 
     func testExpirySweepReportsAndRemoves() {
-        var table = AllocationTable(limits: TurnLimits())
+        let table = AllocationTable(limits: TurnLimits())
         _ = table.insert(allocation(1, expiry: 100))
         _ = table.insert(allocation(2, expiry: 300))
         var expired: [UInt16] = []
@@ -69,7 +69,7 @@ final class AllocationTableTests: XCTestCase {
     }
 
     func testModifyThroughHandle() {
-        var table = AllocationTable(limits: TurnLimits())
+        let table = AllocationTable(limits: TurnLimits())
         let id = try! table.insert(allocation(1)).get()
         table[id].bytesToPeer += 172
         XCTAssertEqual(table[id].bytesToPeer, 172)
