@@ -23,7 +23,7 @@ let package = Package(
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
-        .target(name: "MediaPlane", dependencies: ["STUN", "Reactor", "CSystem"]),
+        .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
 
         // Executables.
         .executableTarget(
