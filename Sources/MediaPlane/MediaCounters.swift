@@ -1,11 +1,20 @@
 import Reactor
 import STUN
+import TURN
 
 /// Every counter of one media worker (or, added up, of all): the STUN responder's, the sockets'
 /// and the pool's. Plain values: a worker owns its copy and publishes snapshots.
 public struct MediaCounters: Sendable, Equatable {
     /// The STUN responder core's counters.
     public var stun = StunCounters()
+    /// The TURN core's relay counters.
+    public var turn = TurnCounters()
+    /// TURN allocations held.
+    public var turnAllocations: UInt64 = 0
+    /// Allocate requests refused for want of a relay port.
+    public var turnRelayExhaustions: UInt64 = 0
+    /// Datagrams the relay sockets failed to send.
+    public var turnRelaySendFailures: UInt64 = 0
     /// Datagrams received on the STUN/TURN listening sockets.
     public var udpDatagramsIn: UInt64 = 0
     /// Datagrams sent.
@@ -38,6 +47,10 @@ public struct MediaCounters: Sendable, Equatable {
     /// Adds another worker's counters to these.
     public mutating func add(_ other: MediaCounters) {
         stun.add(other.stun)
+        turn.add(other.turn)
+        turnAllocations &+= other.turnAllocations
+        turnRelayExhaustions &+= other.turnRelayExhaustions
+        turnRelaySendFailures &+= other.turnRelaySendFailures
         udpDatagramsIn &+= other.udpDatagramsIn
         udpDatagramsOut &+= other.udpDatagramsOut
         udpSendFailures &+= other.udpSendFailures

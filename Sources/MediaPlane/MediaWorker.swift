@@ -3,6 +3,7 @@ import Glibc
 import Reactor
 import STUN
 import Synchronization
+import TURN
 
 /// What other threads may touch of a worker: its published counters, live settings and waker.
 public final class MediaWorkerHandle: Sendable {
@@ -42,16 +43,20 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     /// The TCP listening addresses actually bound.
     public private(set) var streamAddresses: [SocketAddress] = []
 
-    private let config: MediaWorkerConfig
-    private let pool: BufferPool
-    private var responder: BindingResponder
-    private var counters = MediaCounters()
-    private var udpSockets: [UDPSocket] = []
-    private var listeners: [StreamListener] = []
-    private let receiveBatch: DatagramBatch
-    private let sendBatch: DatagramBatch
-    private let sendSlots: [BufferSlot]
-    private let tcpResponse: UnsafeMutableRawBufferPointer
+    let config: MediaWorkerConfig
+    let pool: BufferPool
+    var responder: BindingResponder
+    var counters = MediaCounters()
+    var udpSockets: [UDPSocket] = []
+    /// Each UDP socket's own address, as the server side of client 5-tuples.
+    var udpServerAddresses: [TransportAddress] = []
+    var listeners: [StreamListener] = []
+    let receiveBatch: DatagramBatch
+    let sendBatch: DatagramBatch
+    let sendSlots: [BufferSlot]
+    let tcpResponse: UnsafeMutableRawBufferPointer
+    /// The TURN relay, when configured.
+    var turn: TurnRuntime?
 
     /// Binds every socket and reserves all memory; throws when a socket cannot be bound.
     public init(id: Int, config: MediaWorkerConfig) throws(SystemError) {
@@ -77,7 +82,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                 let socket = try UDPSocket(bindTo: address, reusePort: true, bufferBytes: config.socketBufferBytes)
                 udpSockets.append(socket)
                 boundAddresses.append(socket.localAddress)
-                _ = try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: UDPReadiness(worker: self, socket: socket))
+                udpServerAddresses.append(TransportAddress(socket.localAddress)!)
+                _ = try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: UDPReadiness(worker: self, index: udpSockets.count - 1))
             }
             if config.tcp {
                 let listener = try StreamListener(
@@ -89,6 +95,11 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                 listeners.append(listener)
                 streamAddresses.append(listener.localAddress)
             }
+        }
+        if let settings = config.turn {
+            turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
+                                   socketBufferBytes: config.socketBufferBytes, loop: loop,
+                                   makeHandler: { [unowned self] index in RelayReadiness(worker: self, index: index) })
         }
         loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)
     }
@@ -108,6 +119,12 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         snapshot.stun = responder.counters
         snapshot.poolExhaustions = pool.exhaustions
         snapshot.poolInUse = UInt64(pool.used)
+        if let turn {
+            snapshot.turn = turn.core.counters
+            snapshot.turnAllocations = UInt64(turn.core.allocations.count)
+            snapshot.turnRelayExhaustions = turn.relays.exhaustions
+            snapshot.turnRelaySendFailures = turn.relaySendFailures
+        }
         for listener in listeners {
             snapshot.tcpAccepted &+= listener.counters.accepted
             snapshot.tcpRefusedFull &+= listener.counters.refusedFull
@@ -117,69 +134,33 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         return snapshot
     }
 
-    // MARK: UDP
-
-    /// Moves batches until the socket is empty, bounded so TCP and timers still get their turn.
-    fileprivate func drain(_ socket: UDPSocket) {
-        for _ in 0..<64 {
-            let received: Int
-            do throws(SystemError) {
-                received = try socket.receive(into: receiveBatch, count: receiveBatch.capacity)
-            } catch {
-                return
-            }
-            if received == 0 { return }
-            counters.udpReceiveCalls &+= 1
-            counters.udpDatagramsIn &+= UInt64(received)
-            let now = MonotonicClock.now()
-            var replies = 0
-            for i in 0..<received {
-                if receiveBatch.wasTruncated(at: i) {
-                    counters.udpTruncated &+= 1
-                    continue
-                }
-                let sourceStorage = receiveBatch.address(at: i)
-                guard let source = TransportAddress(UnsafePointer(sourceStorage)) else {
-                    counters.udpUnknownFamily &+= 1
-                    continue
-                }
-                let out = pool.payload(of: sendSlots[replies])
-                switch responder.handle(receiveBatch.received(at: i), from: source, now: now, into: out) {
-                case .reply(let length):
-                    sendBatch.setBuffer(replies, start: out.baseAddress!, length: length)
-                    sendBatch.setAddress(replies, storage: sourceStorage, length: receiveBatch.addressLength(at: i))
-                    replies += 1
-                case .drop:
-                    break
-                }
-            }
-            if replies > 0 {
-                let result = socket.send(sendBatch, count: replies)
-                counters.udpDatagramsOut &+= UInt64(result.sent)
-                counters.udpSendFailures &+= UInt64(result.failed)
-            }
-            if received < receiveBatch.capacity { return }
-        }
-    }
-
     // MARK: TCP
 
     public func stream(_ connection: StreamConnection, didReceive frame: UnsafeRawBufferPointer) {
         var storage = connection.peer.storage
-        guard let source = TransportAddress(&storage) else { return }
-        switch responder.handle(frame, from: source, now: MonotonicClock.now(), into: tcpResponse) {
-        case .reply(let length):
+        guard let source = TransportAddress(&storage), let server = listenerAddress(of: connection) else { return }
+        let tuple = FiveTuple(client: source, server: server, transport: .tcp)
+        if let length = handleClientMessage(frame, from: tuple, now: MonotonicClock.now(), into: tcpResponse, connection: connection) {
             connection.send(UnsafeRawBufferPointer(rebasing: tcpResponse[0..<length]), loop: loop)
-        case .drop:
-            break
         }
     }
 
-    public func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {}
+    public func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {
+        turn?.connectionClosed(connection)
+    }
+
+    /// The listening address a connection came in on (the server side of its 5-tuple).
+    private func listenerAddress(of connection: StreamConnection) -> TransportAddress? {
+        for (index, listener) in listeners.enumerated() where listener.owns(connection) {
+            return TransportAddress(streamAddresses[index])
+        }
+        return nil
+    }
 
     // MARK: Timers
 
     public func timerFired(context: UInt64, now: UInt64) {
+        turn?.expire(now: now)
         if let limit = handle.takeRateLimit() {
             responder.updateRateLimit(ratePerSecond: limit.rate, burst: limit.burst)
         }
@@ -187,18 +168,5 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         loop.timers.schedule(at: now + config.publishIntervalNanos, handler: self)
     }
 
-    private func publish() { handle.publish(currentCounters) }
-}
-
-/// Routes a UDP socket's readiness to its worker.
-private final class UDPReadiness: EventHandler {
-    unowned let worker: MediaWorker
-    let socket: UDPSocket
-
-    init(worker: MediaWorker, socket: UDPSocket) {
-        self.worker = worker
-        self.socket = socket
-    }
-
-    func handleEvents(_ events: UInt32, loop: EventLoop) { worker.drain(socket) }
+    func publish() { handle.publish(currentCounters) }
 }

@@ -30,7 +30,13 @@ public struct MediaWorkerConfig: Sendable {
     /// Seconds of silence after which a TCP connection is closed.
     public var tcpIdleTimeoutSeconds: UInt64 = 300
     /// Registrations the worker's event loop can hold.
-    public var maxRegistrations: Int { listenAddresses.count * (1 + (tcp ? 1 + tcpMaxConnections : 0)) + 8 }
+    public var maxRegistrations: Int {
+        listenAddresses.count * (1 + (tcp ? 1 + tcpMaxConnections : 0)) + 8 + (turn.map { 2 * $0.limits.maxAllocations } ?? 0)
+    }
+    /// The TURN relay (nil: STUN only).
+    public var turn: TurnSettings?
+    /// Workers in all (relay ports are shared out by port number).
+    public var workerCount = 1
     /// The Binding responder's settings.
     public var responder = BindingResponderConfig()
     /// How often the worker publishes its counters (ns).

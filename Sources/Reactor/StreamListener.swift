@@ -82,6 +82,9 @@ public final class StreamListener: EventHandler, TimerHandler {
         for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
     }
 
+    /// Whether `connection` is one of this listener's records.
+    public func owns(_ connection: StreamConnection) -> Bool { connection.owner === self }
+
     /// Connections currently open.
     public var openConnections: Int { connections.count - freeRecords.count }
 

@@ -1,0 +1,159 @@
+import Glibc
+import Reactor
+import STUN
+import TURN
+
+/// The packet paths: datagrams on the STUN/TURN listening sockets, messages on TCP streams,
+/// datagrams on relay sockets. Every path works in pool slots and sends with one system call
+/// per batch where it can; nothing allocates.
+extension MediaWorker {
+    /// Moves batches until the socket is empty, bounded so TCP and timers still get their turn.
+    func drain(_ socketIndex: Int) {
+        let socket = udpSockets[socketIndex]
+        let server = udpServerAddresses[socketIndex]
+        for _ in 0..<64 {
+            let received: Int
+            do throws(SystemError) {
+                received = try socket.receive(into: receiveBatch, count: receiveBatch.capacity)
+            } catch {
+                return
+            }
+            if received == 0 { return }
+            counters.udpReceiveCalls &+= 1
+            counters.udpDatagramsIn &+= UInt64(received)
+            let now = MonotonicClock.now()
+            var replies = 0
+            for i in 0..<received {
+                if receiveBatch.wasTruncated(at: i) {
+                    counters.udpTruncated &+= 1
+                    continue
+                }
+                let sourceStorage = receiveBatch.address(at: i)
+                guard let source = TransportAddress(UnsafePointer(sourceStorage)) else {
+                    counters.udpUnknownFamily &+= 1
+                    continue
+                }
+                let out = pool.payload(of: sendSlots[replies])
+                let tuple = FiveTuple(client: source, server: server, transport: .udp)
+                if let length = handleClientMessage(receiveBatch.received(at: i), from: tuple, now: now, into: out, connection: nil) {
+                    sendBatch.setBuffer(replies, start: out.baseAddress!, length: length)
+                    sendBatch.setAddress(replies, storage: sourceStorage, length: receiveBatch.addressLength(at: i))
+                    replies += 1
+                }
+            }
+            if replies > 0 {
+                let result = socket.send(sendBatch, count: replies)
+                counters.udpDatagramsOut &+= UInt64(result.sent)
+                counters.udpSendFailures &+= UInt64(result.failed)
+            }
+            if received < receiveBatch.capacity { return }
+        }
+    }
+
+    /// One message from a client (a datagram or a stream frame): ChannelData and Send
+    /// indications are relayed, TURN requests go to the TURN core, everything else to the STUN
+    /// Binding responder. Returns the length of a reply written into `out`, if any.
+    func handleClientMessage(_ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: UInt64,
+                             into out: UnsafeMutableRawBufferPointer, connection: StreamConnection?) -> Int? {
+        if let turn, bytes.count >= 4 {
+            if bytes[0] >> 6 == 1 {
+                if case .toPeer(let id, let peer, let data) = turn.core.relayChannelData(bytes, from: tuple, now: now) {
+                    sendToPeer(turn, id, peer, data)
+                }
+                return nil
+            }
+            if let header = try? StunHeader.peek(bytes), header.type.method != .binding, header.messageSize == bytes.count,
+               let message = try? StunMessageView(bytes) {
+                switch header.type.messageClass {
+                case .request:
+                    guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out) else { return nil }
+                    if let connection, header.type.method == .allocate, let id = turn.core.allocations.lookup(tuple) {
+                        turn.streamOwners[Int(id.index)] = (connection, connection.generation)
+                    }
+                    return length
+                case .indication where header.type.method == .send:
+                    if case .toPeer(let id, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {
+                        sendToPeer(turn, id, peer, data)
+                    }
+                    return nil
+                default:
+                    break  // responses and other indications: the responder counts the drop
+                }
+            }
+        }
+        guard case .reply(let length) = responder.handle(bytes, from: tuple.client, now: now, into: out) else { return nil }
+        return length
+    }
+
+    /// Sends relayed data from the allocation's relayed address to a peer.
+    private func sendToPeer(_ turn: TurnRuntime, _ id: AllocationID, _ peer: TransportAddress, _ data: UnsafeRawBufferPointer) {
+        guard let index = turn.relays.index(of: turn.core.allocations[id].relayed), let relay = turn.relays[index] else { return }
+        if !relay.socket.send(data, to: SocketAddress(peer)) { turn.relaySendFailures &+= 1 }
+    }
+
+    /// Datagrams from peers on relay socket `index`: wrapped in place as ChannelData or Data
+    /// indications and sent to the allocation's client in one batch.
+    func drainRelay(_ index: Int) {
+        guard let turn, let relay = turn.relays[index] else { return }
+        for _ in 0..<64 {
+            let received: Int
+            do throws(SystemError) {
+                received = try relay.socket.receive(into: turn.relayBatch, count: turn.relayBatch.capacity)
+            } catch {
+                return
+            }
+            if received == 0 { return }
+            guard let id = relay.allocation, turn.core.allocations.contains(id) else { continue }  // not (or no longer) allocated: drop
+            let now = MonotonicClock.now()
+            let transport = turn.core.allocations[id].fiveTuple.transport
+            var pending = 0
+            for i in 0..<received {
+                guard !turn.relayBatch.wasTruncated(at: i),
+                      let peer = TransportAddress(UnsafePointer(turn.relayBatch.address(at: i))) else { continue }
+                let data = UnsafeMutableRawBufferPointer(rebasing: turn.relaySlots[i][0..<turn.relayBatch.length(at: i)])
+                guard case .toClient(_, let message) = turn.core.relayPeerData(data, from: peer, to: id, now: now) else { continue }
+                if transport == .tcp {
+                    if let owner = turn.streamOwners[Int(id.index)], owner.connection.generation == owner.generation {
+                        owner.connection.send(message, loop: loop)
+                    }
+                } else {
+                    sendBatch.setBuffer(pending, start: UnsafeMutableRawPointer(mutating: message.baseAddress!), length: message.count)
+                    sendBatch.setAddress(pending, SocketAddress(turn.core.allocations[id].fiveTuple.client))
+                    pending += 1
+                }
+            }
+            if pending > 0, let socketIndex = udpServerAddresses.firstIndex(of: turn.core.allocations[id].fiveTuple.server) {
+                let result = udpSockets[socketIndex].send(sendBatch, count: pending)
+                counters.udpDatagramsOut &+= UInt64(result.sent)
+                counters.udpSendFailures &+= UInt64(result.failed)
+            }
+            if received < turn.relayBatch.capacity { return }
+        }
+    }
+}
+
+/// Routes a listening UDP socket's readiness to its worker.
+final class UDPReadiness: EventHandler {
+    unowned let worker: MediaWorker
+    let index: Int
+
+    init(worker: MediaWorker, index: Int) {
+        self.worker = worker
+        self.index = index
+    }
+
+    func handleEvents(_ events: UInt32, loop: EventLoop) { worker.drain(index) }
+}
+
+/// Routes a relay socket's readiness to its worker.
+final class RelayReadiness: EventHandler {
+    unowned let worker: MediaWorker
+    let index: Int
+
+    init(worker: MediaWorker, index: Int) {
+        self.worker = worker
+        self.index = index
+    }
+
+    func handleEvents(_ events: UInt32, loop: EventLoop) { worker.drainRelay(index) }
+}

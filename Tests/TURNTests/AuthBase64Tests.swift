@@ -1,0 +1,83 @@
+import XCTest
+@testable import TURN
+
+final class AuthBase64Tests: XCTestCase {
+    private func encode(_ text: String, _ alphabet: TurnBase64.Alphabet = .standard) -> String? {
+        let input = Array(text.utf8)
+        var output = [UInt8](repeating: 0, count: 64)
+        let count = input.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0, alphabet) }
+        }
+        return count.map { String(decoding: output[0..<$0], as: UTF8.self) }
+    }
+
+    private func decode(_ text: String, _ alphabet: TurnBase64.Alphabet = .standard) -> [UInt8]? {
+        let input = Array(text.utf8)
+        var output = [UInt8](repeating: 0, count: 64)
+        let count = input.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { TurnBase64.decode(input, into: $0, alphabet) }
+        }
+        return count.map { Array(output[0..<$0]) }
+    }
+
+    func testRFC4648Vectors() {
+        let vectors = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
+                       ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        for (plain, encoded) in vectors {
+            XCTAssertEqual(encode(plain), encoded)
+            XCTAssertEqual(decode(encoded), Array(plain.utf8))
+            XCTAssertEqual(TurnBase64.encode(Array(plain.utf8)), encoded)
+        }
+        XCTAssertEqual(encode("foob", .urlSafeUnpadded), "Zm9vYg")
+        XCTAssertEqual(decode("Zm9vYg", .urlSafeUnpadded), Array("foob".utf8))
+    }
+
+    func testAlphabetsDiffer() {
+        let bytes: [UInt8] = [0xFB, 0xFF, 0xBF]
+        XCTAssertEqual(TurnBase64.encode(bytes), "+/+/")
+        var output = [UInt8](repeating: 0, count: 8)
+        let count = bytes.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0, .urlSafeUnpadded) }
+        }
+        XCTAssertEqual(count.map { String(decoding: output[0..<$0], as: UTF8.self) }, "-_-_")
+        XCTAssertNil(decode("-_-_"))
+        XCTAssertNil(decode("+/+/", .urlSafeUnpadded))
+    }
+
+    func testRejectsMalformedInput() {
+        XCTAssertNil(decode("Zm9"))          // standard needs a multiple of four
+        XCTAssertNil(decode("Z==="))         // too much padding
+        XCTAssertNil(decode("Zm=v"))         // padding inside
+        XCTAssertNil(decode("Zh=="))         // non-zero trailing bits
+        XCTAssertNil(decode("Zm 9v"))
+        XCTAssertNil(decode("Z", .urlSafeUnpadded))
+        XCTAssertNil(decode("Zg==", .urlSafeUnpadded))
+    }
+
+    func testShortOutputIsRefused() {
+        var small = [UInt8](repeating: 0, count: 3)
+        let input = Array("foob".utf8)
+        let encoded = input.withUnsafeBytes { input in small.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0) } }
+        XCTAssertNil(encoded)
+        let text = Array("Zm9vYg==".utf8)
+        let decoded = text.withUnsafeBytes { text in small.withUnsafeMutableBytes { TurnBase64.decode(text, into: $0) } }
+        XCTAssertNil(decoded)
+    }
+
+    func testRandomRoundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            for alphabet in [TurnBase64.Alphabet.standard, .urlSafeUnpadded] {
+                var encoded = [UInt8](repeating: 0, count: 64)
+                var decoded = [UInt8](repeating: 0, count: 64)
+                let n = bytes.withUnsafeBytes { b in encoded.withUnsafeMutableBytes { TurnBase64.encode(b, into: $0, alphabet) } }!
+                XCTAssertEqual(n, TurnBase64.encodedLength(length, alphabet))
+                let m = encoded.withUnsafeBytes { e in
+                    decoded.withUnsafeMutableBytes { TurnBase64.decode(UnsafeRawBufferPointer(rebasing: e[0..<n]), into: $0, alphabet) }
+                }
+                XCTAssertEqual(m.map { Array(decoded[0..<$0]) }, bytes)
+            }
+        }
+    }
+}
