@@ -52,12 +52,14 @@ extension StunMessageView {
     @inlinable
     public var priority: UInt32? { uint32(.priority) }
 
-    /// CHANNEL-NUMBER; nil unless four bytes and within 0x4000...0x4FFF (RFC 8656 §12).
+    /// CHANNEL-NUMBER; nil unless four bytes and within 0x4000...0x7FFF. RFC 8656 §12 narrowed
+    /// the range to 0x4FFF, but RFC 5766 clients (coturn's own among them) use up to 0x7FFF and
+    /// coturn accepts them; so does rtcgate, as every such number is unambiguous ChannelData.
     @inlinable
     public var channelNumber: UInt16? {
         guard let value = attribute(.channelNumber), value.count == 4 else { return nil }
         let number = value.stunUInt16(at: 0)
-        return (0x4000...0x4FFF).contains(number) ? number : nil
+        return (0x4000...0x7FFF).contains(number) ? number : nil
     }
 
     /// REQUESTED-TRANSPORT: the IP protocol number (17 = UDP, 6 = TCP).

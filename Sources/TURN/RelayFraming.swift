@@ -1,12 +1,13 @@
 import STUN
 
-/// ChannelData messages (RFC 8656 §12.4): a 4-byte header (channel number 0x4000–0x4FFF, data
+/// ChannelData messages (RFC 8656 §12.4): a 4-byte header (channel number 0x4000–0x7FFF, the
+/// RFC 5766 range that RFC 8656 narrowed to 0x4FFF but clients still use; data
 /// length) and the data; padded to a multiple of four over streams, optionally over UDP.
 public enum ChannelData {
     /// Bytes in front of the data.
     public static let headerSize = 4
     /// Valid channel numbers.
-    public static let numbers: ClosedRange<UInt16> = 0x4000...0x4FFF
+    public static let numbers: ClosedRange<UInt16> = 0x4000...0x7FFF
 
     /// The channel number and data of a ChannelData message, or nil when `bytes` is not one
     /// (wrong first bits, number outside the range, or length beyond the buffer). Trailing

@@ -64,6 +64,47 @@ extension ConfigOption {
         ConfigOption("tcp-idle-timeout", help: "Seconds of silence before a TCP connection is closed; 0 never. Default 300.") { config, value throws(ConfigError) in
             config.media.tcpIdleTimeoutSeconds = try ConfigValue.integer(value, in: 0...86400)
         },
+        // TURN relay (coturn's names).
+        ConfigOption("relay-ip", resetList: { $0.turn.relayIPs = [] }, help: "Address relayed allocations are bound to (one IPv4, one IPv6); default: the listening addresses.") { config, value throws(ConfigError) in
+            config.turn.relayIPs.append(value)
+        },
+        ConfigOption("min-port", help: "Lowest relay port. Default 49152.") { config, value throws(ConfigError) in
+            config.turn.minPort = try ConfigValue.integer(value, in: 1024...65535)
+        },
+        ConfigOption("max-port", help: "Highest relay port. Default 65535.") { config, value throws(ConfigError) in
+            config.turn.maxPort = try ConfigValue.integer(value, in: 1024...65535)
+        },
+        ConfigOption("user", resetList: { $0.turn.users = [] }, help: "A TURN user, name:password or name:0x<MD5 key> (turnadmin -k); repeat for several. Enables TURN.") { config, value throws(ConfigError) in
+            config.turn.users.append(value)
+        },
+        ConfigOption("use-auth-secret", switch: true, help: "Accept TURN REST credentials (username expiry:id, password base64(HMAC-SHA1(secret, username))). Enables TURN.") { config, value throws(ConfigError) in
+            config.turn.useAuthSecret = try ConfigValue.boolean(value)
+        },
+        ConfigOption("static-auth-secret", resetList: { $0.turn.staticAuthSecrets = [] }, help: "A TURN REST secret; repeat to rotate (newest first; older ones stay valid until removed).") { config, value throws(ConfigError) in
+            guard value.utf8.count >= 16 else { throw ConfigError(origin: "", message: "use at least 16 characters") }
+            config.turn.staticAuthSecrets.append(value)
+        },
+        ConfigOption("allowed-peer-ip", resetList: { $0.turn.allowedPeers = [] }, help: "Peers clients may reach despite the default deny list (address, CIDR or first-last), e.g. the gateway's LAN; repeatable.") { config, value throws(ConfigError) in
+            config.turn.allowedPeers.append(value)
+        },
+        ConfigOption("denied-peer-ip", resetList: { $0.turn.deniedPeers = [] }, help: "Peers clients may never reach (address, CIDR or first-last); wins over allowed-peer-ip; repeatable.") { config, value throws(ConfigError) in
+            config.turn.deniedPeers.append(value)
+        },
+        ConfigOption("user-quota", help: "Allocations one username may hold per worker; 0 = no limit.") { config, value throws(ConfigError) in
+            config.turn.limits.userQuota = try ConfigValue.integer(value, in: 0...1_000_000)
+        },
+        ConfigOption("total-quota", help: "Allocations in all per worker; 0 = the table size.") { config, value throws(ConfigError) in
+            config.turn.limits.totalQuota = try ConfigValue.integer(value, in: 0...1_000_000)
+        },
+        ConfigOption("max-allocate-lifetime", help: "Longest allocation lifetime a client may ask for, seconds. Default 3600.") { config, value throws(ConfigError) in
+            config.turn.limits.maxLifetime = try ConfigValue.integer(value, in: 600...86_400)
+        },
+        ConfigOption("max-session-lifetime", help: "How long an allocation made with TURN REST credentials may outlive them, seconds. Default 86400.") { config, value throws(ConfigError) in
+            config.turn.limits.maxSessionLifetime = try ConfigValue.integer(value, in: 600...2_592_000)
+        },
+        ConfigOption("max-allocations", help: "Allocation table size per worker (board profile).") { config, value throws(ConfigError) in
+            config.turn.limits.maxAllocations = try ConfigValue.integer(value, in: 1...1_000_000)
+        },
     ]
 }
 

@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import MediaPlane
+import TURN
 import Reactor
 import STUN
 
@@ -18,6 +19,9 @@ struct GatewayConfiguration {
         media.responder.software = BindingDefaults.software
         return media
     }()
+    /// The TURN relay's settings as configured (coturn's names); TURN runs when a user or a
+    /// REST secret is configured.
+    var turn = TurnOptions()
     /// Where each option's value came from, for `check-config`.
     var origins: [String: String] = [:]
 
@@ -57,6 +61,8 @@ struct GatewayConfiguration {
             }
             config.listenAddresses.append(address)
         }
+        config.workerCount = resolvedWorkers
+        config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses)
         let problems = config.problems()
         if let first = problems.first { throw ConfigError(origin: "configuration", message: problems.count == 1 ? first : problems.joined(separator: "; ")) }
         return config

@@ -29,9 +29,9 @@ final class RelayFramingTests: XCTestCase {
     }
 
     func testChannelDataRejectsBadInput() {
-        let cases: [[UInt8]] = [[0x40, 0x00, 0x00], [0x3F, 0xFF, 0, 0], [0x50, 0x00, 0, 0], [0x40, 0x00, 0x00, 0x05, 1, 2, 3]]
+        let cases: [[UInt8]] = [[0x40, 0x00, 0x00], [0x3F, 0xFF, 0, 0], [0x80, 0x00, 0, 0], [0x40, 0x00, 0x00, 0x05, 1, 2, 3]]
         for bytes in cases { XCTAssertNil(bytes.withUnsafeBytes { ChannelData.parse($0) }, "\(bytes)") }
-        XCTAssertEqual(([0x4F, 0xFF, 0x00, 0x01, 9, 0, 0, 0] as [UInt8]).withUnsafeBytes { ChannelData.parse($0)?.channel }, 0x4FFF,
+        XCTAssertEqual(([0x7F, 0xFF, 0x00, 0x01, 9, 0, 0, 0] as [UInt8]).withUnsafeBytes { ChannelData.parse($0)?.channel }, 0x7FFF,
                        "UDP padding is accepted")
     }
 

@@ -1,0 +1,70 @@
+import Glibc
+import MediaPlane
+import Reactor
+import STUN
+import TURN
+
+/// The TURN options as written in the configuration (coturn's names), turned into the workers'
+/// `TurnSettings` once every source has been read.
+struct TurnOptions {
+    var relayIPs: [String] = []
+    var minPort: UInt16 = 49152
+    var maxPort: UInt16 = 65535
+    var users: [String] = []
+    var useAuthSecret = false
+    var staticAuthSecrets: [String] = []
+    var allowedPeers: [String] = []
+    var deniedPeers: [String] = []
+    var limits = TurnLimits()
+
+    /// Nil when no credential is configured (TURN off: the gateway is a STUN server).
+    func settings(realm: String, listenAddresses: [SocketAddress]) throws(ConfigError) -> TurnSettings? {
+        if useAuthSecret && staticAuthSecrets.isEmpty {
+            throw ConfigError(origin: "use-auth-secret", message: "needs at least one static-auth-secret")
+        }
+        if !staticAuthSecrets.isEmpty && !useAuthSecret {
+            throw ConfigError(origin: "static-auth-secret", message: "set use-auth-secret to enable TURN REST credentials")
+        }
+        guard !users.isEmpty || useAuthSecret else { return nil }
+        guard minPort <= maxPort else { throw ConfigError(origin: "min-port", message: "min-port must not exceed max-port") }
+        var secret = [UInt8](repeating: 0, count: 32)
+        secret.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+        var settings = TurnSettings(realm: realm, nonceSecret: secret)
+        settings.limits = limits
+        settings.ports = minPort...maxPort
+        settings.restSecrets = staticAuthSecrets
+        for line in users where !settings.users.addUser(line: line) {
+            throw ConfigError(origin: "user", message: "'\(line.prefix { $0 != ":" }):…' is not name:password or name:0x<key>")
+        }
+        // Relayed addresses: relay-ip, else the listening addresses that are not wildcards.
+        let candidates = relayIPs.isEmpty ? listenAddresses.map(\.host) : relayIPs
+        for text in candidates {
+            guard let ip = IPAddress(text) else { throw ConfigError(origin: "relay-ip", message: "'\(text)' is not an IP address") }
+            switch ip {
+            case .v4(0), .v6(0, 0): continue
+            case .v4: if settings.relayIPv4 == nil { settings.relayIPv4 = ip }
+            case .v6: if settings.relayIPv6 == nil { settings.relayIPv6 = ip }
+            }
+        }
+        guard settings.relayIPv4 != nil || settings.relayIPv6 != nil else {
+            throw ConfigError(origin: "relay-ip", message: "TURN needs relay-ip when listening on a wildcard address")
+        }
+        settings.policy = PeerPolicy(
+            allowed: try Self.ranges(allowedPeers, option: "allowed-peer-ip"),
+            denied: try Self.ranges(deniedPeers, option: "denied-peer-ip"),
+            relayAddresses: listenAddresses.compactMap { TransportAddress($0) },
+            protectedPorts: Array(Set(listenAddresses.map(\.port))))
+        return settings
+    }
+
+    private static func ranges(_ texts: [String], option: String) throws(ConfigError) -> [AddressRange] {
+        var ranges: [AddressRange] = []
+        for text in texts {
+            guard let range = AddressRange(text) else {
+                throw ConfigError(origin: option, message: "'\(text)' is not an address, CIDR range or first-last range")
+            }
+            ranges.append(range)
+        }
+        return ranges
+    }
+}
