@@ -1,13 +1,16 @@
+import Glibc
 import Reactor
 import STUN
 import TURN
 
 /// The relay ports one media worker owns and the UDP sockets bound on them.
 ///
-/// The configured range (`min-port`…`max-port`) is split between workers by port number
-/// (`port % workers == id`), so workers never contend for a port. Ports are tried from a random
-/// starting point (RFC 8656 §7.2 asks for unpredictable relayed ports); a port some other
-/// process holds is skipped. Each open relay socket is registered with the worker's loop.
+/// The configured range (`min-port`…`max-port`) is split between workers by port pair
+/// (`(port / 2) % workers == id`), so workers never contend for a port and an even port and
+/// the odd one after it (EVEN-PORT reservations, RFC 8656 §7.2) belong to the same worker.
+/// Ports are tried from a random starting point (RFC 8656 asks for unpredictable relayed
+/// ports); a port some other process holds is skipped. Each open relay socket is registered
+/// with the worker's loop.
 final class RelayPortPool: RelayAddressProvider {
     /// One open relayed address.
     struct Relay {
@@ -18,25 +21,32 @@ final class RelayPortPool: RelayAddressProvider {
     }
 
     private let ports: [UInt16]
+    private let range: ClosedRange<UInt16>
+    private let reservations: RelayReservations
     private let relayIPv4: IPAddress?
     private let relayIPv6: IPAddress?
     private let socketBufferBytes: Int?
+    /// Open relays by port offset in the whole range: a worker may bind a port outside its own
+    /// share when it claims another worker's reservation.
     private var relays: [Relay?]
     private var cursor: Int
     private unowned let loop: EventLoop
     private let makeHandler: (Int) -> EventHandler
-    /// Relays currently open.
+    /// Relays currently open (reserved ports included).
     private(set) var openCount = 0
     /// Times no port could be had (508 to the client).
     private(set) var exhaustions: UInt64 = 0
 
     init(range: ClosedRange<UInt16>, worker: Int, workers: Int, relayIPv4: IPAddress?, relayIPv6: IPAddress?,
-         socketBufferBytes: Int?, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) {
-        ports = range.filter { Int($0) % max(1, workers) == worker % max(1, workers) }
+         reservations: RelayReservations, socketBufferBytes: Int?, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) {
+        let workers = max(1, workers)
+        ports = range.filter { Int($0 / 2) % workers == worker % workers }
+        self.range = range
+        self.reservations = reservations
         self.relayIPv4 = relayIPv4
         self.relayIPv6 = relayIPv6
         self.socketBufferBytes = socketBufferBytes
-        relays = Array(repeating: nil, count: ports.count)
+        relays = Array(repeating: nil, count: range.count)
         cursor = ports.isEmpty ? 0 : Int.random(in: 0..<ports.count)
         self.loop = loop
         self.makeHandler = makeHandler
@@ -45,33 +55,48 @@ final class RelayPortPool: RelayAddressProvider {
     /// Ports this worker may use.
     var capacity: Int { ports.count }
 
-    func openRelay(family: RelayFamily, evenPort: Bool) -> TransportAddress? {
+    func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)? {
         guard let ip = family == .ipv4 ? relayIPv4 : relayIPv6, !ports.isEmpty else {
             exhaustions &+= 1
             return nil
         }
+        let now = MonotonicClock.now()
         for step in 0..<ports.count {
-            let index = (cursor + step) % ports.count
-            guard relays[index] == nil, !evenPort || ports[index] % 2 == 0 else { continue }
-            let address = TransportAddress(ip: ip, port: ports[index])
-            guard let socket = try? UDPSocket(bindTo: SocketAddress(address), bufferBytes: socketBufferBytes) else { continue }
-            guard let registration = try? loop.register(fd: socket.fd, events: EPOLLIN_MASK, handler: makeHandler(index)) else {
-                continue
+            let position = (cursor + step) % ports.count
+            let port = ports[position]
+            guard let index = index(of: port), relays[index] == nil, !evenPort || port % 2 == 0,
+                  !reservations.isReserved(port: port, now: now) else { continue }
+            var token: UInt64?
+            if reserveNext {
+                guard port < range.upperBound, let next = self.index(of: port + 1), relays[next] == nil,
+                      !reservations.isReserved(port: port + 1, now: now), isFree(ip: ip, port: port + 1) else { continue }
             }
-            relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
-            cursor = (index + 1) % ports.count
-            openCount += 1
-            return address
+            guard bind(ip: ip, port: port) else { continue }
+            if reserveNext {
+                guard let reserved = reservations.reserve(TransportAddress(ip: ip, port: port + 1), now: now) else {
+                    release(index)
+                    exhaustions &+= 1
+                    return nil
+                }
+                token = reserved
+            }
+            cursor = (position + 1) % ports.count
+            return (TransportAddress(ip: ip, port: port), token)
         }
         exhaustions &+= 1
         return nil
     }
 
+    func claimReservation(_ token: UInt64) -> TransportAddress? {
+        guard let address = reservations.claim(token, now: MonotonicClock.now()), bind(ip: address.ip, port: address.port) else {
+            return nil
+        }
+        return address
+    }
+
     func closeRelay(_ address: TransportAddress) {
-        guard let index = self.index(of: address), let relay = relays[index] else { return }
-        loop.deregister(relay.registration)
-        relays[index] = nil
-        openCount -= 1
+        guard let index = index(of: address) else { return }
+        release(index)
     }
 
     /// The relay open on `index` (the handler's number).
@@ -80,13 +105,34 @@ final class RelayPortPool: RelayAddressProvider {
         set { relays[index] = newValue }
     }
 
-    /// The pool index of a relayed address.
-    func index(of address: TransportAddress) -> Int? {
-        guard let first = ports.first else { return nil }
-        let step = ports.count > 1 ? Int(ports[1] - first) : 1
-        let offset = Int(address.port) - Int(first)
-        guard offset >= 0, offset % step == 0, offset / step < ports.count else { return nil }
-        return offset / step
+    /// The relay index of a relayed address.
+    func index(of address: TransportAddress) -> Int? { index(of: address.port) }
+
+    private func index(of port: UInt16) -> Int? {
+        range.contains(port) ? Int(port - range.lowerBound) : nil
+    }
+
+    private func bind(ip: IPAddress, port: UInt16) -> Bool {
+        guard let index = index(of: port),
+              let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes),
+              let registration = try? loop.register(fd: socket.fd, events: EPOLLIN_MASK, handler: makeHandler(index)) else {
+            return false
+        }
+        relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
+        openCount += 1
+        return true
+    }
+
+    /// Whether nobody holds `port` right now (a reservation stays unbound until claimed).
+    private func isFree(ip: IPAddress, port: UInt16) -> Bool {
+        (try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)))) != nil
+    }
+
+    private func release(_ index: Int) {
+        guard let relay = relays[index] else { return }
+        loop.deregister(relay.registration)
+        relays[index] = nil
+        openCount -= 1
     }
 }
 

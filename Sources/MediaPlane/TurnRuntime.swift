@@ -26,7 +26,7 @@ final class TurnRuntime {
         authenticator = TurnAuthenticator(users: settings.users, rest: RestCredentials(secrets: settings.restSecrets), nonces: nonces,
                                           unixNow: { WallClock.unixSeconds() })
         relays = RelayPortPool(range: settings.ports, worker: worker, workers: workers, relayIPv4: settings.relayIPv4,
-                               relayIPv6: settings.relayIPv6, socketBufferBytes: socketBufferBytes, loop: loop, makeHandler: makeHandler)
+                               relayIPv6: settings.relayIPv6, reservations: settings.reservations, socketBufferBytes: socketBufferBytes, loop: loop, makeHandler: makeHandler)
         policy = settings.policy
         relayBatch = DatagramBatch(capacity: batch)
         var slots: [UnsafeMutableRawBufferPointer] = []

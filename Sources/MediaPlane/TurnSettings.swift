@@ -18,6 +18,8 @@ public struct TurnSettings: Sendable {
     public var restSecrets: [String] = []
     /// Which peers clients may reach.
     public var policy = PeerPolicy()
+    /// EVEN-PORT reservations, shared by every worker.
+    public var reservations = RelayReservations()
     /// The nonce key every worker shares (so a nonce from one worker is good on any).
     public var nonceSecret: [UInt8]
 

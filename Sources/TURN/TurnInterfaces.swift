@@ -49,6 +49,10 @@ public enum RelayFamily: UInt8, Sendable {
 /// Opens and closes relayed transport addresses (the worker binds a UDP socket in the relay
 /// port range). Nil from `openRelay` means none is available: 508.
 public protocol RelayAddressProvider {
-    mutating func openRelay(family: RelayFamily, evenPort: Bool) -> TransportAddress?
+    /// Opens a relayed address; with `reserveNext` (EVEN-PORT with R set) the port is even and
+    /// the next one is held for a later Allocate carrying the returned reservation token.
+    mutating func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)?
+    /// The address held under a RESERVATION-TOKEN, taken out of the reservations; nil if none.
+    mutating func claimReservation(_ token: UInt64) -> TransportAddress?
     mutating func closeRelay(_ address: TransportAddress)
 }

@@ -29,7 +29,7 @@ struct ReplyContext {
 
     /// The Allocate success: relayed address(es), lifetime, the client's reflexive address.
     func allocateSuccess(_ allocation: Allocation, lifetime: UInt32, client: TransportAddress,
-                         additionalFamilyFailed: Bool = false) -> TurnReply {
+                         additionalFamilyFailed: Bool = false, reservation: UInt64? = nil) -> TurnReply {
         build(.successResponse) { builder throws(StunBuildError) in
             try builder.appendXorAddress(.xorRelayedAddress, allocation.relayed)
             if let additional = allocation.additionalRelayed { try builder.appendXorAddress(.xorRelayedAddress, additional) }
@@ -47,6 +47,7 @@ struct ReplyContext {
                 try appended.get()
             }
             try builder.appendUInt32(.lifetime, lifetime)
+            if let reservation { try builder.appendUInt64(.reservationToken, reservation) }
             try builder.appendXorAddress(.xorMappedAddress, client)
         }
     }

@@ -69,13 +69,13 @@ extension TurnCore {
         guard let transport = request.requestedTransport else { return context.error(400) }
         guard transport == 17 else { return context.error(442) }
         let requestedFamily = request.requestedAddressFamily
+        // 0x8032 is the draft codepoint coturn's clients still send; RFC 8656 assigned 0x8000.
         let additionalFamily = request.additionalAddressFamily
+            ?? request.attribute(Self.legacyAdditionalAddressFamily).flatMap { $0.count == 4 ? $0[0] : nil }
         let wantsEvenPort = request.evenPort
-        if request.contains(.reservationToken) {
-            // Reserved ports (EVEN-PORT with R) are not offered, so no token can be valid.
-            if wantsEvenPort != nil || requestedFamily != nil { return context.error(400) }
-            return context.error(508)
-        }
+        let token = request.attribute(.reservationToken)
+        if token != nil && (wantsEvenPort != nil || requestedFamily != nil) { return context.error(400) }
+        if let token, token.count != 8 { return context.error(400) }
         if requestedFamily != nil && additionalFamily != nil { return context.error(400) }
         if let additionalFamily, additionalFamily != RelayFamily.ipv6.rawValue { return context.error(400) }
         let family: RelayFamily
@@ -88,13 +88,22 @@ extension TurnCore {
         if limits.totalQuota > 0 && allocations.count >= limits.totalQuota { return context.error(486) }
         if limits.userQuota > 0 && allocations.allocations(ofUser: user.key) >= limits.userQuota { return context.error(486) }
         guard allocations.count < allocations.capacity else { return context.error(508) }
-        guard let relayed = relays.openRelay(family: family, evenPort: wantsEvenPort != nil) else {
+        let relayed: TransportAddress
+        var reservation: UInt64?
+        if let token {
+            // The address an earlier EVEN-PORT Allocate held for this token (RFC 8656 §7.2).
+            guard let reserved = relays.claimReservation(UInt64(bigEndian: token.loadUnaligned(as: UInt64.self))) else { return context.error(508) }
+            relayed = reserved
+        } else if let opened = relays.openRelay(family: family, evenPort: wantsEvenPort != nil, reserveNext: wantsEvenPort == true) {
+            relayed = opened.address
+            reservation = opened.reservation
+        } else {
             return context.error(family == .ipv6 && requestedFamily != nil ? 440 : 508)
         }
         var additional: TransportAddress?
         var additionalError = false
         if additionalFamily != nil {
-            additional = relays.openRelay(family: .ipv6, evenPort: false)
+            additional = relays.openRelay(family: .ipv6, evenPort: false, reserveNext: false)?.address
             additionalError = additional == nil
         }
         let lifetime = limits.grantedLifetime(requested: request.lifetime)
@@ -104,7 +113,8 @@ extension TurnCore {
         allocation.additionalRelayed = additional
         switch allocations.insert(allocation) {
         case .success:
-            return context.allocateSuccess(allocation, lifetime: lifetime, client: tuple.client, additionalFamilyFailed: additionalError)
+            return context.allocateSuccess(allocation, lifetime: lifetime, client: tuple.client, additionalFamilyFailed: additionalError,
+                                           reservation: reservation)
         case .failure(let refusal):
             relays.closeRelay(relayed)
             if let additional { relays.closeRelay(additional) }
@@ -193,6 +203,11 @@ extension TurnCore {
                                      limit: limits.maxPermissionsPerAllocation) else { return context.error(508) }
         return context.success(lifetime: nil)
     }
+}
+
+extension TurnCore {
+    /// ADDITIONAL-ADDRESS-FAMILY as numbered in draft-ietf-tram-turnbis (coturn's clients).
+    static let legacyAdditionalAddressFamily = AttributeType(rawValue: 0x8032)
 }
 
 /// A TURN error code.

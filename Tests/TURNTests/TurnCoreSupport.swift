@@ -34,7 +34,9 @@ struct FakeRelays: RelayAddressProvider {
     var open: [TransportAddress] = []
     var closed: [TransportAddress] = []
 
-    mutating func openRelay(family: RelayFamily, evenPort: Bool) -> TransportAddress? {
+    var reserved: [UInt64: TransportAddress] = [:]
+
+    mutating func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)? {
         guard available > 0 else { return nil }
         available -= 1
         next += evenPort && next % 2 == 1 ? 1 : 0
@@ -42,8 +44,14 @@ struct FakeRelays: RelayAddressProvider {
         let address = TransportAddress(ip: ip, port: next)
         next += 1
         open.append(address)
-        return address
+        guard reserveNext else { return (address, nil) }
+        let token = UInt64(next) << 32 | 0xABCD
+        reserved[token] = TransportAddress(ip: ip, port: next)
+        next += 1
+        return (address, token)
     }
+
+    mutating func claimReservation(_ token: UInt64) -> TransportAddress? { reserved.removeValue(forKey: token) }
 
     mutating func closeRelay(_ address: TransportAddress) { closed.append(address) }
 }
@@ -98,4 +106,9 @@ struct TurnHarness {
 /// The error code of a response, or nil for a success.
 func errorCode(_ response: [UInt8]) -> Int? {
     response.withUnsafeBytes { raw in (try? StunMessageView(raw))?.errorCode?.code }
+}
+
+/// Appends an attribute from a byte array (the test's own bytes; the buffer is large enough).
+func appendBytes(_ builder: inout StunMessageBuilder, _ type: AttributeType, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { try! builder.append(type, bytes: $0) }
 }

@@ -146,3 +146,59 @@ final class TurnRequestTests: XCTestCase {
         XCTAssertEqual(errorCode(response), 420)
     }
 }
+
+final class TurnDualAllocationTests: XCTestCase {
+    func testDualAllocationRelaysBothFamiliesAndRefreshesEither() throws {
+        var harness = TurnHarness()
+        let response = harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            try b.appendUInt32(.additionalAddressFamily, 0x02 << 24) })
+        XCTAssertNil(errorCode(response))
+        let relayed = response.withUnsafeBytes { raw -> [TransportAddress] in
+            let view = try! StunMessageView(raw)
+            return view.attributes.filter { $0.type == .xorRelayedAddress }.compactMap { view.decodeXorAddress($0.value) }
+        }
+        XCTAssertEqual(relayed.map { $0.ip.isIPv4 }, [true, false], "an IPv4 and an IPv6 relayed address")
+        for family: UInt32 in [0x01, 0x02] {
+            XCTAssertNil(errorCode(harness.send(turnRequest(.refresh) { b throws(StunBuildError) in
+                try b.appendUInt32(.requestedAddressFamily, family << 24) })), "refresh family \(family)")
+        }
+        let v6Peer = TransportAddress(ip: IPAddress("2001:db8::7")!, port: 1)
+        XCTAssertNil(errorCode(harness.send(turnRequest(.createPermission) { b throws(StunBuildError) in
+            try b.appendXorAddress(.xorPeerAddress, v6Peer) })), "the IPv6 relay admits IPv6 peers")
+    }
+}
+
+final class TurnEvenPortTests: XCTestCase {
+    func testEvenPortReservationIsClaimedOnceByItsToken() throws {
+        var harness = TurnHarness()
+        let response = harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            appendBytes(&b, .evenPort, [0x80])  // R: reserve the next port
+        })
+        XCTAssertNil(errorCode(response))
+        let (relayed, token) = response.withUnsafeBytes { raw -> (TransportAddress?, [UInt8]?) in
+            let view = try! StunMessageView(raw)
+            return (view.xorAddress(.xorRelayedAddress), view.attribute(.reservationToken).map(Array.init))
+        }
+        XCTAssertEqual(relayed.map { $0.port % 2 }, 0, "an even port")
+        let tokenBytes = try XCTUnwrap(token)
+        XCTAssertEqual(tokenBytes.count, 8)
+        let claim = turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            appendBytes(&b, .reservationToken, tokenBytes)
+        }
+        let other = FiveTuple(client: TransportAddress(ip: client.ip, port: 40_002), server: server, transport: .udp)
+        let second = harness.send(claim, from: other)
+        XCTAssertNil(errorCode(second))
+        XCTAssertEqual(second.withUnsafeBytes { try? StunMessageView($0).xorAddress(.xorRelayedAddress)?.port },
+                       relayed.map { $0.port + 1 }, "the reserved odd port")
+        let third = FiveTuple(client: TransportAddress(ip: client.ip, port: 40_003), server: server, transport: .udp)
+        XCTAssertEqual(errorCode(harness.send(claim, from: third)), 508, "a token is good once")
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate) { b throws(StunBuildError) in
+            try udpTransport(&b)
+            appendBytes(&b, .evenPort, [0x00])
+            appendBytes(&b, .reservationToken, tokenBytes)
+        }, from: third)), 400, "EVEN-PORT with RESERVATION-TOKEN")
+    }
+}
