@@ -12,9 +12,13 @@ public struct TurnCore {
     public internal(set) var counters = TurnCounters()
     /// Data indications sent (their transaction ids).
     var dataIndications: UInt64 = 0
+    /// Per-source budget of 401/438 challenges.
+    var challenges: SourceRateLimiter
 
     public init(limits: TurnLimits) {
         self.limits = limits
         allocations = AllocationTable(limits: limits)
+        challenges = SourceRateLimiter(capacity: limits.challengeTableSize, ratePerSecond: limits.challengeRate,
+                                       burst: limits.challengeBurst)
     }
 }

@@ -10,6 +10,8 @@ public enum TurnDropReason: Int, CaseIterable, Sendable {
     case malformedIndication
     /// Data too long to wrap in a Data indication.
     case oversized
+    /// A 401/438 challenge not sent: the source exceeded its challenge rate.
+    case challengeRateLimited
 
     /// snake_case label for logs and metrics.
     public var label: String {
@@ -19,6 +21,7 @@ public enum TurnDropReason: Int, CaseIterable, Sendable {
         case .noPermission: "no_permission"
         case .malformedIndication: "malformed_indication"
         case .oversized: "oversized"
+        case .challengeRateLimited: "challenge_rate_limited"
         }
     }
 }
@@ -32,7 +35,7 @@ public struct TurnCounters: Sendable, Equatable {
     public var packetsToClient: UInt64 = 0
     public var bytesToClient: UInt64 = 0
     /// Packets dropped, by `TurnDropReason.rawValue`.
-    public var drops = InlineArray<5, UInt64>(repeating: 0)
+    public var drops = InlineArray<6, UInt64>(repeating: 0)
 
     public init() {}
 

@@ -15,6 +15,13 @@ public struct TurnLimits: Sendable, Equatable {
     public var maxSessionLifetime: UInt64 = 86_400
     /// How long a channel number stays reserved after its binding expires (RFC 8656 §12: 5 min).
     public var channelQuarantine: UInt32 = 300
+    /// 401/438 challenges per second per source address (IPv6 per /64), and their burst: a
+    /// challenge is 4× larger than the request that provokes it, so it must not become a
+    /// reflector. 0 disables.
+    public var challengeRate: UInt32 = 20
+    public var challengeBurst: UInt32 = 40
+    /// Sources the challenge limiter tracks (fixed table, stalest evicted).
+    public var challengeTableSize = 4096
     /// Allocations the table holds (board profile); beyond it Allocate gets 508.
     public var maxAllocations = 1024
     /// Allocations one username may hold (`user-quota`; 0 = no limit); beyond it 486.

@@ -21,6 +21,10 @@ extension TurnCore {
         let user: TurnUser
         switch auth.authenticate(request, from: tuple.client, now: now) {
         case .challenge(let code):
+            guard challenges.allow(tuple.client.ip, now: now) else {
+                counters[drop: .challengeRateLimited] &+= 1
+                return .none
+            }
             return context.challenge(code, auth: auth, client: tuple.client, now: now)
         case .authenticated(let authenticated, let kind):
             user = authenticated

@@ -202,3 +202,22 @@ final class TurnEvenPortTests: XCTestCase {
         }, from: third)), 400, "EVEN-PORT with RESERVATION-TOKEN")
     }
 }
+
+final class TurnChallengeLimitTests: XCTestCase {
+    func testChallengesAreRateLimitedPerSource() {
+        var limits = TurnLimits()
+        limits.challengeRate = 2
+        limits.challengeBurst = 3
+        var harness = TurnHarness(limits: limits)
+        var answered = 0
+        for _ in 0..<10 where errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 { answered += 1 }
+        XCTAssertEqual(answered, 3, "the burst, then silence")
+        XCTAssertEqual(harness.core.counters[drop: .challengeRateLimited], 7)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport), at: 1 * second)), 401,
+                       "the budget refills")
+        let other = FiveTuple(client: TransportAddress(ip: IPAddress("198.51.100.99")!, port: 1), server: server, transport: .udp)
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport), from: other)), 401,
+                       "another source has its own budget")
+        XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, udpTransport))), "authenticated requests are not limited")
+    }
+}
