@@ -1,6 +1,7 @@
 import Glibc
 import Reactor
 import STUN
+import TURN
 
 /// What one media worker listens on and how much memory it reserves. Built from the board
 /// profile and configuration; identical for every worker.
@@ -53,6 +54,15 @@ public struct MediaWorkerConfig: Sendable {
             ("STUN rate table (\(responder.rateTableCapacity) sources)", BindingResponder.reservedBytes(for: responder)),
             ("timers and registrations", 4096 * 48 + maxRegistrations * 16),
         ]
+        if let turn {
+            let allocations = turn.limits.maxAllocations
+            parts.append(("TURN allocations (\(allocations) × \(MemoryLayout<Allocation>.stride) B, inline permissions and channels)",
+                          allocations * (MemoryLayout<Allocation>.stride + 1 + 4 + 16) + 2 * allocations * 4))
+            parts.append(("TURN relay table (\(turn.ports.count) ports) and relay ring (\(udpBatch) slots from the pool)",
+                          turn.ports.count * 32 + udpBatch * (MemoryLayout<sockaddr_storage>.size + 80)))
+            parts.append(("TURN challenge limiter (\(turn.limits.challengeTableSize) sources)",
+                          SourceRateLimiter.reservedBytes(capacity: turn.limits.challengeTableSize)))
+        }
         if tcp {
             parts.append(("TCP connections (\(listenAddresses.count) × \(tcpMaxConnections) × 2 × \(tcpBufferBytes) B)",
                           listenAddresses.count * tcpMaxConnections * (2 * tcpBufferBytes + 200)))

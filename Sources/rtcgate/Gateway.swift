@@ -3,6 +3,7 @@ import Logging
 import MediaPlane
 import Reactor
 import STUN
+import TURN
 
 /// Hands an object built on one thread to the thread that will own it from then on.
 private struct OwnershipTransfer<Value>: @unchecked Sendable {
@@ -154,6 +155,16 @@ final class Gateway: TimerHandler {
             "tcp_open": "\(total.tcpOpen)",
             "tcp_refused_full": "\(total.tcpRefusedFull)",
         ]
+        if configuration.turn.users.isEmpty == false || configuration.turn.useAuthSecret {
+            metadata["turn_allocations"] = "\(total.turnAllocations)"
+            metadata["turn_to_peer"] = "\(total.turn.packetsToPeer)"
+            metadata["turn_to_client"] = "\(total.turn.packetsToClient)"
+            metadata["turn_relay_exhaustions"] = "\(total.turnRelayExhaustions)"
+            metadata["turn_relay_send_failures"] = "\(total.turnRelaySendFailures)"
+            for reason in TurnDropReason.allCases where total.turn[drop: reason] > 0 {
+                metadata["turn_drop_\(reason.label)"] = "\(total.turn[drop: reason])"
+            }
+        }
         for reason in ResponderDropReason.allCases where stun.drops[reason] > 0 {
             metadata["drop_\(reason.label)"] = "\(stun.drops[reason])"
         }

@@ -21,13 +21,23 @@ fi
 cleanup() { [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
+# A TURN REST secret for this machine, made once; loopback peers are allowed so the relay can
+# be tried locally (a gateway would list its LAN instead).
+[ -s .build/run/turn-secret ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > .build/run/turn-secret
+secret=$(cat .build/run/turn-secret)
+
 cat <<MSG
-run: rtcgate serves STUN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev).
-     Try it:   turnutils_stunclient 127.0.0.1
-     ICE URL:  stun:127.0.0.1:3478
+run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev).
+     STUN:     turnutils_stunclient 127.0.0.1
+     TURN:     turnutils_peer -L 127.0.0.1 -p 3480 &
+               turnutils_uclient -W $secret -e 127.0.0.1 -r 3480 -n 10 127.0.0.1
+     ICE URLs: stun:127.0.0.1:3478, turn:127.0.0.1:3478 (TURN REST credentials from the secret
+               in .build/run/turn-secret: username "<expiry>:<id>", password base64(HMAC-SHA1))
      Stop:     Ctrl-C   Reload (log level, STUN rate limit): kill -HUP <pid>
 MSG
-.build/release/rtcgate run --board dev --config packaging/rtcgate.conf "$@" &
+.build/release/rtcgate run --board dev --config packaging/rtcgate.conf \
+  --use-auth-secret --static-auth-secret "$secret" --realm rtcgate.local \
+  --allowed-peer-ip 127.0.0.1 --allowed-peer-ip ::1 "$@" &
 gateway_pid=$!
 trap 'kill -TERM $gateway_pid 2>/dev/null; wait $gateway_pid; cleanup' INT TERM
 wait $gateway_pid
