@@ -50,6 +50,9 @@ public struct Allocation: Sendable {
     /// Bytes relayed client→peer and peer→client.
     public var bytesToPeer: UInt64 = 0
     public var bytesToClient: UInt64 = 0
+    /// Bandwidth budget (bytes) and when it was last topped up, for `TurnLimits.maxBytesPerSecond`.
+    @usableFromInline var budget: UInt64 = 0
+    @usableFromInline var budgetStamp: UInt64 = 0
     @usableFromInline var permissions = InlineArray<32, Permission>(repeating: Permission(peer: .v4(0), expiry: 0))
     @usableFromInline var channels = InlineArray<16, ChannelBinding>(
         repeating: ChannelBinding(number: 0, peer: TransportAddress(ip: .v4(0), port: 0), expiry: 0))
@@ -67,6 +70,20 @@ public struct Allocation: Sendable {
     /// Whether the allocation has a relayed address in the family of `peer` (else 443).
     public func relays(familyOf peer: IPAddress) -> Bool {
         relayed.ip.isIPv4 == peer.isIPv4 || additionalRelayed.map { $0.ip.isIPv4 == peer.isIPv4 } == true
+    }
+
+    /// Spends `bytes` of the allocation's bandwidth budget (`rate` bytes/s, one second deep);
+    /// false when the budget is exhausted. A rate of 0 means no cap.
+    @inlinable
+    public mutating func spend(_ bytes: Int, rate: UInt64, now: UInt64) -> Bool {
+        guard rate > 0 else { return true }
+        let elapsed = now &- budgetStamp
+        let refill = elapsed >= 1_000_000_000 ? rate : rate * elapsed / 1_000_000_000
+        budget = min(rate, budget + refill)
+        budgetStamp = now
+        guard budget >= UInt64(bytes) else { return false }
+        budget -= UInt64(bytes)
+        return true
     }
 
     // MARK: Permissions

@@ -10,6 +10,8 @@ public enum TurnDropReason: Int, CaseIterable, Sendable {
     case malformedIndication
     /// Data too long to wrap in a Data indication.
     case oversized
+    /// Over the allocation's bandwidth cap.
+    case bandwidth
     /// A 401/438 challenge not sent: the source exceeded its challenge rate.
     case challengeRateLimited
 
@@ -21,6 +23,7 @@ public enum TurnDropReason: Int, CaseIterable, Sendable {
         case .noPermission: "no_permission"
         case .malformedIndication: "malformed_indication"
         case .oversized: "oversized"
+        case .bandwidth: "bandwidth"
         case .challengeRateLimited: "challenge_rate_limited"
         }
     }
@@ -35,7 +38,7 @@ public struct TurnCounters: Sendable, Equatable {
     public var packetsToClient: UInt64 = 0
     public var bytesToClient: UInt64 = 0
     /// Packets dropped, by `TurnDropReason.rawValue`.
-    public var drops = InlineArray<6, UInt64>(repeating: 0)
+    public var drops = InlineArray<7, UInt64>(repeating: 0)
 
     public init() {}
 

@@ -15,6 +15,9 @@ public struct TurnLimits: Sendable, Equatable {
     public var maxSessionLifetime: UInt64 = 86_400
     /// How long a channel number stays reserved after its binding expires (RFC 8656 §12: 5 min).
     public var channelQuarantine: UInt32 = 300
+    /// Bandwidth cap per allocation, bytes per second in each direction combined (coturn:
+    /// `max-bps`, there in bits); 0 = no cap. Packets over the cap are dropped and counted.
+    public var maxBytesPerSecond: UInt64 = 0
     /// 401/438 challenges per second per source address (IPv6 per /64), and their burst: a
     /// challenge is 4× larger than the request that provokes it, so it must not become a
     /// reflector. 0 disables.

@@ -21,6 +21,7 @@ extension TurnCore {
         guard let peer = allocations[id].peer(forChannel: channel, now: now) else { return drop(.unboundChannel) }
         // A channel implies a permission, but the permission may lapse separately (§12).
         guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
+        guard allocations[id].spend(data.count, rate: limits.maxBytesPerSecond, now: now) else { return drop(.bandwidth) }
         noteToPeer(id, bytes: data.count)
         return .toPeer(id, peer: peer, data: data)
     }
@@ -32,6 +33,7 @@ extension TurnCore {
         }
         guard let id = allocations.lookup(tuple) else { return drop(.noAllocation) }
         guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
+        guard allocations[id].spend(data.count, rate: limits.maxBytesPerSecond, now: now) else { return drop(.bandwidth) }
         noteToPeer(id, bytes: data.count)
         return .toPeer(id, peer: peer, data: data)
     }
@@ -43,6 +45,7 @@ extension TurnCore {
                                        to id: AllocationID, now: UInt64) -> RelayDecision {
         guard allocations.contains(id) else { return drop(.noAllocation) }
         guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
+        guard allocations[id].spend(data.count, rate: limits.maxBytesPerSecond, now: now) else { return drop(.bandwidth) }
         let message: UnsafeMutableRawBufferPointer
         if let channel = allocations[id].channel(forPeer: peer, now: now) {
             message = ChannelData.wrapInPlace(data, channel: channel, padded: allocations[id].fiveTuple.transport == .tcp)

@@ -102,6 +102,10 @@ extension ConfigOption {
         ConfigOption("max-session-lifetime", help: "How long an allocation made with TURN REST credentials may outlive them, seconds. Default 86400.") { config, value throws(ConfigError) in
             config.turn.limits.maxSessionLifetime = try ConfigValue.integer(value, in: 600...2_592_000)
         },
+        ConfigOption("max-bps", help: "Bandwidth cap per allocation in bits per second, both directions together (coturn's name); 0 = none.") { config, value throws(ConfigError) in
+            let bits: UInt64 = try ConfigValue.integer(value, in: 0...100_000_000_000)
+            config.turn.limits.maxBytesPerSecond = bits / 8
+        },
         ConfigOption("max-allocations", help: "Allocation table size per worker (board profile).") { config, value throws(ConfigError) in
             config.turn.limits.maxAllocations = try ConfigValue.integer(value, in: 1...1_000_000)
         },

@@ -111,3 +111,29 @@ final class TurnRelayTests: XCTestCase {
         XCTAssertEqual(relayed, 202_000)
     }
 }
+
+final class TurnBandwidthTests: XCTestCase {
+    func testBandwidthCapDropsAndRefills() throws {
+        var limits = TurnLimits()
+        limits.maxBytesPerSecond = 1000
+        var h = TurnHarness(limits: limits)
+        _ = h.send(turnRequest(.allocate, udpTransport))
+        let peer = TransportAddress(ip: IPAddress("192.0.2.50")!, port: 5000)
+        _ = h.send(turnRequest(.channelBind) { b throws(StunBuildError) in
+            try b.appendUInt32(.channelNumber, 0x4000 << 16)
+            try b.appendXorAddress(.xorPeerAddress, peer) })
+        let packet: [UInt8] = [0x40, 0x00, 0x01, 0x90] + [UInt8](repeating: 1, count: 400)
+        var relayed = 0
+        packet.withUnsafeBytes { raw in
+            for i in 0..<5 {
+                if case .toPeer = h.core.relayChannelData(raw, from: clientTuple, now: 10 * second + UInt64(i)) { relayed += 1 }
+            }
+        }
+        XCTAssertEqual(relayed, 2, "1000 bytes/s admits two 400-byte packets at once")
+        XCTAssertEqual(h.core.counters[drop: .bandwidth], 3)
+        packet.withUnsafeBytes { raw in
+            if case .toPeer = h.core.relayChannelData(raw, from: clientTuple, now: 11 * second) { relayed += 1 }
+        }
+        XCTAssertEqual(relayed, 3, "the budget refills over a second")
+    }
+}
