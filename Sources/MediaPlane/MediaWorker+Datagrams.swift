@@ -122,13 +122,26 @@ extension MediaWorker {
                     pending += 1
                 }
             }
-            if pending > 0, let socketIndex = udpServerAddresses.firstIndex(of: turn.core.allocations[id].fiveTuple.server) {
+            if pending > 0, let socketIndex = serverSocketIndex(of: turn.core.allocations[id].fiveTuple.server) {
                 let result = udpSockets[socketIndex].send(sendBatch, count: pending)
                 counters.udpDatagramsOut &+= UInt64(result.sent)
                 counters.udpSendFailures &+= UInt64(result.failed)
             }
             if received < turn.relayBatch.capacity { return }
         }
+    }
+}
+
+extension MediaWorker {
+    /// The listening socket whose address is `server` (a loop: generic `firstIndex(of:)`
+    /// allocates in debug builds, and there are one or two sockets).
+    func serverSocketIndex(of server: TransportAddress) -> Int? {
+        var index = 0
+        while index < udpServerAddresses.count {
+            if udpServerAddresses[index] == server { return index }
+            index += 1
+        }
+        return nil
     }
 }
 

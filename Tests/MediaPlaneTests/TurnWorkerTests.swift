@@ -1,0 +1,142 @@
+import Glibc
+import MallocCounter
+import MediaPlane
+import Reactor
+import STUN
+import TURN
+import XCTest
+
+/// A TURN client driving a worker from the test thread: the long-term 401 dance, then
+/// ChannelBind and ChannelData through real loopback sockets.
+private final class TurnTestClient {
+    let socket: UDPSocket
+    let worker: MediaWorker
+    let server: SocketAddress
+    var realm: [UInt8] = []
+    var nonce: [UInt8] = []
+    let key = LongTermKey.md5(username: "alice", realm: "example.org", password: "secret")
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+
+    init(worker: MediaWorker) throws {
+        self.worker = worker
+        server = worker.boundAddresses[0]
+        socket = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Sends a request (authenticated once a nonce is known) and returns the parsed response.
+    func request(_ method: StunMethod, _ attributes: (inout StunMessageBuilder) throws(StunBuildError) -> Void) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 512)
+        let count = try bytes.withUnsafeMutableBytes { raw throws -> Int in
+            var b = try StunMessageBuilder(into: raw, type: StunMessageType(method: method, messageClass: .request), transactionID: .random())
+            try attributes(&b)
+            if !nonce.isEmpty {
+                try Array("alice".utf8).withUnsafeBytes { try b.append(.username, bytes: $0) }
+                try realm.withUnsafeBytes { try b.append(.realm, bytes: $0) }
+                try nonce.withUnsafeBytes { try b.append(.nonce, bytes: $0) }
+                try key.withUnsafeBytes { try b.appendMessageIntegrity(key: $0) }
+            }
+            return b.count
+        }
+        XCTAssertTrue(bytes.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[0..<count]), to: server) })
+        let reply = try XCTUnwrap(receive(), "no answer to \(method)")
+        return reply
+    }
+
+    /// Runs the worker until this socket has a datagram (≤ 1 s).
+    func receive() -> [UInt8]? {
+        let deadline = MonotonicClock.now() + 1_000_000_000
+        while MonotonicClock.now() < deadline {
+            worker.loop.runOnce(maxWaitNanos: 2_000_000)
+            let n = recv(socket.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            if n >= 0 { return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        }
+        return nil
+    }
+}
+
+final class TurnWorkerTests: XCTestCase {
+    private func makeWorker() throws -> MediaWorker {
+        var config = MediaWorkerConfig()
+        config.listenAddresses = [SocketAddress(ip: "127.0.0.1", port: 0)!]
+        config.tcp = false
+        config.poolSlots = 256
+        var turn = TurnSettings(realm: "example.org", nonceSecret: Array("0123456789abcdef0123456789abcdef".utf8))
+        turn.users.addUser(name: "alice", password: "secret")
+        turn.relayIPv4 = IPAddress("127.0.0.1")
+        let base = UInt16(40_000 + Int(getpid() % 200) * 100)
+        turn.ports = base...(base + 99)
+        turn.policy = PeerPolicy(allowed: [AddressRange("127.0.0.1")!])
+        config.turn = turn
+        return try MediaWorker(id: 0, config: config)
+    }
+
+    func testAllocateBindAndRelayBothWaysWithoutAllocating() throws {
+        let worker = try makeWorker()
+        let client = try TurnTestClient(worker: worker)
+        // 401 with REALM and NONCE, then the authenticated Allocate.
+        let challenge = try client.request(.allocate) { b throws(StunBuildError) in try b.appendUInt32(.requestedTransport, 17 << 24) }
+        try challenge.withUnsafeBytes { raw in
+            let view = try StunMessageView(raw)
+            XCTAssertEqual(view.errorCode?.code, 401)
+            client.realm = Array(try XCTUnwrap(view.realm))
+            client.nonce = Array(try XCTUnwrap(view.nonce))
+        }
+        let allocated = try client.request(.allocate) { b throws(StunBuildError) in try b.appendUInt32(.requestedTransport, 17 << 24) }
+        let relayed = try allocated.withUnsafeBytes { raw -> TransportAddress in
+            let view = try StunMessageView(raw)
+            XCTAssertNil(view.errorCode.map { $0.code }, "allocate failed")
+            XCTAssertTrue(client.key.withUnsafeBytes { view.verifyMessageIntegrity(key: $0) })
+            return try XCTUnwrap(view.xorAddress(.xorRelayedAddress))
+        }
+        let peer = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        let peerAddress = TransportAddress(peer.localAddress)!
+        let bound = try client.request(.channelBind) { b throws(StunBuildError) in
+            try b.appendUInt32(.channelNumber, 0x4000 << 16)
+            try b.appendXorAddress(.xorPeerAddress, peerAddress)
+        }
+        XCTAssertNil(bound.withUnsafeBytes { try? StunMessageView($0).errorCode?.code }, "channel bind failed")
+
+        // ChannelData client → relay → peer, and the peer's echo → relay → client as ChannelData.
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 + 172, alignment: 8)
+        defer { payload.deallocate() }
+        payload.copyBytes(from: [0x40, 0x00, 0x00, 172] + [UInt8](repeating: 0x5A, count: 172))
+        let peerBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+        defer { peerBuffer.deallocate() }
+        let relayAddress = SocketAddress(relayed)
+        func roundTrips(_ count: Int) -> Int {
+            var completed = 0
+            for _ in 0..<count {
+                _ = client.socket.send(UnsafeRawBufferPointer(payload), to: client.server)
+                var echoed = false
+                var spins = 0
+                while spins < 200 {
+                    worker.loop.runOnce(maxWaitNanos: 1_000_000)
+                    let n = recv(peer.fd, peerBuffer.baseAddress, peerBuffer.count, Int32(MSG_DONTWAIT))
+                    if n > 0 {
+                        _ = peer.send(UnsafeRawBufferPointer(rebasing: peerBuffer[0..<n]), to: relayAddress)
+                        echoed = true
+                    }
+                    if echoed, recv(client.socket.fd, client.buffer.baseAddress, client.buffer.count, Int32(MSG_DONTWAIT)) == 176,
+                       client.buffer[0] == 0x40, client.buffer[3] == 172 {
+                        completed += 1
+                        break
+                    }
+                    spins += 1
+                }
+            }
+            return completed
+        }
+        XCTAssertEqual(roundTrips(200), 200, "warm-up round trips")
+        rtcgate_malloc_count_reset()
+        let completed = roundTrips(5_000)
+        let allocations = rtcgate_malloc_count()
+        XCTAssertEqual(completed, 5_000)
+        XCTAssertEqual(allocations, 0, "allocations on the TURN relay path (both directions, real sockets)")
+        let counters = worker.currentCounters
+        XCTAssertGreaterThanOrEqual(counters.turn.packetsToPeer, 5_200)
+        XCTAssertGreaterThanOrEqual(counters.turn.packetsToClient, 5_200)
+        XCTAssertEqual(counters.turnAllocations, 1)
+    }
+}
