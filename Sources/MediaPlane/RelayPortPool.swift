@@ -99,6 +99,11 @@ final class RelayPortPool: RelayAddressProvider {
         release(index)
     }
 
+    func setDontFragment(_ address: TransportAddress) {
+        guard let index = index(of: address), let relay = relays[index] else { return }
+        relay.socket.setDontFragment(address.ip.isIPv4)
+    }
+
     /// The relay open on `index` (the handler's number).
     subscript(index: Int) -> Relay? {
         get { relays[index] }

@@ -73,6 +73,16 @@ public final class UDPSocket {
         return (count - failed, failed)
     }
 
+    /// Sets the don't-fragment bit on every datagram sent (path MTU discovery "do": oversized
+    /// datagrams fail with EMSGSIZE instead of being fragmented).
+    public func setDontFragment(_ ipv4: Bool) {
+        if ipv4 {
+            try? setSocketOption(fd, Int32(IPPROTO_IP), IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        } else {
+            try? setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_DONTFRAG, 1)
+        }
+    }
+
     /// Sends one datagram; returns false when the kernel refused it.
     public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress) -> Bool {
         address.withSockAddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, $1) } == bytes.count

@@ -55,4 +55,11 @@ public protocol RelayAddressProvider {
     /// The address held under a RESERVATION-TOKEN, taken out of the reservations; nil if none.
     mutating func claimReservation(_ token: UInt64) -> TransportAddress?
     mutating func closeRelay(_ address: TransportAddress)
+    /// Sets the don't-fragment bit on everything the relayed address sends (DONT-FRAGMENT in
+    /// the Allocate, RFC 8656 §7.2).
+    mutating func setDontFragment(_ address: TransportAddress)
+}
+
+extension RelayAddressProvider {
+    public mutating func setDontFragment(_ address: TransportAddress) {}
 }

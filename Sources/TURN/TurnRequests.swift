@@ -104,6 +104,7 @@ extension TurnCore {
         } else {
             return context.error(family == .ipv6 && requestedFamily != nil ? 440 : 508)
         }
+        if request.dontFragment { relays.setDontFragment(relayed) }
         var additional: TransportAddress?
         var additionalError = false
         if additionalFamily != nil {
