@@ -64,16 +64,19 @@ final class RelayPortPool: RelayAddressProvider {
         for step in 0..<ports.count {
             let position = (cursor + step) % ports.count
             let port = ports[position]
-            guard let index = index(of: port), relays[index] == nil, !evenPort || port % 2 == 0,
-                  !reservations.isReserved(port: port, now: now) else { continue }
-            var token: UInt64?
+            guard let index = index(of: port), relays[index] == nil, !evenPort || port % 2 == 0 else { continue }
+            var held: UDPSocket?
             if reserveNext {
+                // The next port is bound now and held unwatched until its token is claimed.
                 guard port < range.upperBound, let next = self.index(of: port + 1), relays[next] == nil,
-                      !reservations.isReserved(port: port + 1, now: now), isFree(ip: ip, port: port + 1) else { continue }
+                      let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port + 1)),
+                                                  bufferBytes: socketBufferBytes) else { continue }
+                held = socket
             }
             guard bind(ip: ip, port: port) else { continue }
-            if reserveNext {
-                guard let reserved = reservations.reserve(TransportAddress(ip: ip, port: port + 1), now: now) else {
+            var token: UInt64?
+            if let held {
+                guard let reserved = reservations.reserve(TransportAddress(ip: ip, port: port + 1), socket: held, now: now) else {
                     release(index)
                     exhaustions &+= 1
                     return nil
@@ -88,9 +91,14 @@ final class RelayPortPool: RelayAddressProvider {
     }
 
     func claimReservation(_ token: UInt64) -> TransportAddress? {
-        guard let address = reservations.claim(token, now: MonotonicClock.now()), bind(ip: address.ip, port: address.port) else {
+        guard let (address, socket) = reservations.claim(token, now: MonotonicClock.now()), let index = self.index(of: address),
+              relays[index] == nil,
+              let registration = try? loop.register(fd: socket.fd, events: EPOLLIN_MASK, handler: makeHandler(index)) else {
+            exhaustions &+= 1
             return nil
         }
+        relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
+        openCount += 1
         return address
     }
 
@@ -98,6 +106,9 @@ final class RelayPortPool: RelayAddressProvider {
         guard let index = index(of: address) else { return }
         release(index)
     }
+
+    /// Releases lapsed EVEN-PORT reservations (any worker may do it).
+    func expireReservations(now: UInt64) { reservations.expire(now: now) }
 
     func setDontFragment(_ address: TransportAddress) {
         guard let index = index(of: address), let relay = relays[index] else { return }
@@ -126,11 +137,6 @@ final class RelayPortPool: RelayAddressProvider {
         relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
         openCount += 1
         return true
-    }
-
-    /// Whether nobody holds `port` right now (a reservation stays unbound until claimed).
-    private func isFree(ip: IPAddress, port: UInt16) -> Bool {
-        (try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)))) != nil
     }
 
     private func release(_ index: Int) {

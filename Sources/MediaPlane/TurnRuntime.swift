@@ -62,6 +62,7 @@ final class TurnRuntime {
     /// Removes expired allocations and closes their relays.
     func expire(now: UInt64) {
         let relays = self.relays
+        relays.expireReservations(now: now)
         core.allocations.removeExpired(now: now) { id, allocation in
             relays.closeRelay(allocation.relayed)
             if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
