@@ -35,7 +35,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "rtcgate-bench",
-            dependencies: ["CSystem", "CBenchShim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CSystem", "CBenchShim", "STUN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),

@@ -7,7 +7,7 @@ struct RtcgateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtcgate-bench",
         abstract: "Load generators for rtcgate (and any STUN server).",
-        subcommands: [StunBench.self])
+        subcommands: [StunBench.self, TurnBench.self])
 }
 
 /// `rtcgate-bench stun`: closed-loop STUN Binding load with full response validation.

@@ -1,0 +1,238 @@
+import ArgumentParser
+import Glibc
+import STUN
+
+/// `rtcgate-bench turn`: closed-loop relay load through TURN allocations (or holding them).
+struct TurnBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "turn",
+        abstract: "Closed-loop TURN relay load (UDP) through an echo peer; validates every reply.",
+        discussion: """
+            Creates --allocations allocations (long-term credentials), each on its own client socket; \
+            in channel mode binds channel 0x4000+i to the bench's echo peer (127.0.0.1), in send mode \
+            installs a permission for it. Then keeps --window payloads in flight per allocation, \
+            client → server → echo peer → server → client, for --duration seconds after --warmup. \
+            hold mode sends nothing: it keeps the allocations for --duration and reports the server's \
+            RSS. Allocations are deleted (Refresh LIFETIME 0) at the end. Exit status: 2 when set-up \
+            fails, 1 when nothing round-tripped, any reply was invalid, or (hold) any allocation failed.
+            """)
+
+    @Option(help: "TURN server: IPv4:port (the echo peer is on 127.0.0.1).")
+    var server = "127.0.0.1:3478"
+
+    @Option(help: "Long-term credential username.")
+    var user = "alice"
+
+    @Option(help: "Long-term credential password.")
+    var password = "secret"
+
+    @Option(help: "Expected REALM (the key uses the server's REALM, which must equal it).")
+    var realm: String?
+
+    @Option(help: "Allocations, one client socket each.")
+    var allocations = 4
+
+    @Option(help: "Payloads in flight per allocation.")
+    var window = 16
+
+    @Option(help: "Payload bytes per message (24...1200).")
+    var payload = 172
+
+    @Option(help: "channel (ChannelData), send (Send/Data indications) or hold (no traffic).")
+    var mode = "channel"
+
+    @Option(help: "Measured interval (hold: holding time) in seconds.")
+    var duration = 10.0
+
+    @Option(help: "Warm-up in seconds, excluded from all figures.")
+    var warmup = 2.0
+
+    @Option(name: .customLong("timeout-ms"), help: "A payload (or set-up request) unanswered this long is lost.")
+    var timeoutMs = 1000
+
+    @Option(name: .customLong("server-pid"), help: "Server process to sample CPU/RSS/threads of (/proc).")
+    var serverPid: Int32?
+
+    @Flag(help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    private var turnMode: TurnMode { TurnMode(rawValue: mode) ?? .channel }
+
+    func validate() throws {
+        guard TurnMode(rawValue: mode) != nil else { throw ValidationError("--mode must be channel, send or hold") }
+        let maxAllocations = turnMode == .hold ? 10_000 : 4096
+        guard (1...maxAllocations).contains(allocations) else { throw ValidationError("--allocations must be 1...\(maxAllocations)") }
+        guard (1...256).contains(window) else { throw ValidationError("--window must be 1...256") }
+        guard (TurnWire.stampSize...1200).contains(payload) else { throw ValidationError("--payload must be 24...1200") }
+        guard (1...60_000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 1...60000") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
+        // No Refresh, ChannelBind or CreatePermission refreshes are sent: stay within the
+        // permission lifetime (300 s), and the allocation lifetime (600 s) when holding.
+        let limit = turnMode == .hold ? 540.0 : 280.0
+        guard duration > 0, duration + (turnMode == .hold ? 0 : warmup) <= limit else {
+            throw ValidationError("--duration\(turnMode == .hold ? "" : " + --warmup") must be in (0, \(Int(limit))] s (no refreshes are sent)")
+        }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        raiseFileLimit(to: UInt64(allocations) + 64)
+        let endpoint: ServerEndpoint
+        do { endpoint = try ServerEndpoint(parsing: server) } catch { throw ValidationError("\(error)") }
+        guard !endpoint.isIPv6 else { throw ValidationError("turn needs an IPv4 server (the echo peer is 127.0.0.1)") }
+        let timeoutNanos = UInt64(timeoutMs) * 1_000_000
+        let session = TurnSession(credentials: TurnCredentials(username: user, password: password, realm: realm),
+                                  timeoutNanos: timeoutNanos)
+        let echo: EchoPeer
+        do { echo = try EchoPeer() } catch { try fail("\(error)") }
+        let peer = TransportAddress(ip: IPAddress("127.0.0.1")!, port: echo.port)
+
+        var report = TurnReport(mode: turnMode, server: server, allocations: allocations, window: window, payload: payload)
+        report.serverBeforeSetup = serverPid.flatMap { ServerSample.read(pid: $0) }
+        let setupStart = monotonicNanos()
+        // Bounded: a minute plus 20 ms per allocation, whatever the server does.
+        let setupDeadline = setupStart + 60_000_000_000 + UInt64(allocations) * 20_000_000
+        for i in 0..<allocations {
+            if monotonicNanos() > setupDeadline {
+                report.note(setupError: "set-up deadline passed")
+                if turnMode != .hold { break }
+                continue
+            }
+            do {
+                try session.open(index: i, endpoint: endpoint)
+                try session.allocate(i)
+                switch turnMode {
+                case .channel: try session.channelBind(i, channel: UInt16(0x4000 + i), peer: peer)
+                case .send: try session.createPermission(i, peer: peer)
+                case .hold: break
+                }
+                report.allocationsOK += 1
+            } catch {
+                report.note(setupError: "\(error)")
+                if turnMode != .hold { break }
+            }
+        }
+        report.setupMillis = Double(monotonicNanos() - setupStart) / 1e6
+        defer { session.closeAll() }
+
+        if turnMode != .hold && report.allocationsOK < allocations {
+            let (deleted, errors) = session.deleteAll()
+            report.deleted = deleted; report.deleteErrors = errors
+            try fail("set-up failed after \(report.allocationsOK) of \(allocations) allocations: \(report.firstSetupError ?? "?")")
+        }
+
+        if turnMode == .hold {
+            report.serverStart = report.serverBeforeSetup
+            let holdStart = monotonicNanos()
+            let cpuStart = ownCPUSeconds()
+            let serverHoldStart = serverPid.flatMap { ServerSample.read(pid: $0) }
+            let end = holdStart + UInt64(duration * 1e9)
+            while true {
+                let now = monotonicNanos()
+                guard now < end else { break }
+                var ts = timespec(tv_sec: 0, tv_nsec: Int(min(end - now, 100_000_000)))
+                nanosleep(&ts, nil)
+            }
+            report.serverEnd = serverPid.flatMap { ServerSample.read(pid: $0) }
+            report.holdCPUStart = serverHoldStart
+            report.elapsedSeconds = Double(monotonicNanos() - holdStart) / 1e9
+            report.generatorCPUSeconds = ownCPUSeconds() - cpuStart
+        } else {
+            let config = LoadConfig(
+                server: endpoint, sockets: allocations, window: allocations * window,
+                durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
+                timeoutNanos: timeoutNanos, fingerprint: false, serverPid: serverPid)
+            let generator: TurnLoadGenerator
+            do {
+                generator = try TurnLoadGenerator(config: config, mode: turnMode, window: window, payload: payload,
+                                                  fds: session.fds, echo: echo)
+            } catch {
+                _ = session.deleteAll()
+                try fail("\(error)")
+            }
+            let result = generator.run()
+            report.load = result
+            report.serverStart = result.serverStart
+            report.serverEnd = result.serverEnd
+            report.elapsedSeconds = result.elapsedSeconds
+            report.generatorCPUSeconds = result.generatorCPUSeconds
+        }
+        let (deleted, errors) = session.deleteAll()
+        report.deleted = deleted
+        report.deleteErrors = errors
+        report.serverAfterDelete = serverPid.flatMap { ServerSample.read(pid: $0) }
+        print(json ? report.json() : report.text())
+        if report.failed { throw ExitCode(1) }
+    }
+
+    private func fail(_ message: String) throws -> Never {
+        writeStandardError("rtcgate-bench turn: \(message)\n")
+        throw ExitCode(2)
+    }
+
+    /// Lifts RLIMIT_NOFILE's soft limit towards `wanted` (one socket per allocation).
+    private func raiseFileLimit(to wanted: UInt64) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// The allocations of one run and their control-plane clients.
+final class TurnSession {
+    let credentials: TurnCredentials
+    let timeoutNanos: UInt64
+    private let scratch = TurnControl.Scratch()
+    private(set) var controls: [TurnControl] = []
+
+    init(credentials: TurnCredentials, timeoutNanos: UInt64) {
+        self.credentials = credentials
+        self.timeoutNanos = timeoutNanos
+    }
+
+    var fds: [Int32] { controls.map(\.fd) }
+
+    func open(index: Int, endpoint: ServerEndpoint) throws {
+        precondition(index == controls.count)
+        let (fd, _) = try endpoint.connectedSocket(type: Int32(SOCK_DGRAM.rawValue))
+        controls.append(TurnControl(fd: fd, index: index))
+    }
+
+    func allocate(_ i: Int) throws {
+        try controls[i].allocate(credentials: credentials, scratch: scratch, timeoutNanos: timeoutNanos)
+    }
+
+    func channelBind(_ i: Int, channel: UInt16, peer: TransportAddress) throws {
+        try controls[i].channelBind(channel, peer: peer, credentials: credentials, scratch: scratch, timeoutNanos: timeoutNanos)
+    }
+
+    func createPermission(_ i: Int, peer: TransportAddress) throws {
+        try controls[i].createPermission(peer: peer, credentials: credentials, scratch: scratch, timeoutNanos: timeoutNanos)
+    }
+
+    /// Refresh(0) for every allocation made, bounded to 200 ms each and 20 s in total; first
+    /// drains what the load left queued on each socket. Returns (deleted, failed).
+    func deleteAll() -> (Int, Int) {
+        var deleted = 0, failed = 0
+        let deadline = monotonicNanos() + 20_000_000_000
+        let drain = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 8)
+        defer { drain.deallocate() }
+        for i in controls.indices where controls[i].allocated {
+            for _ in 0..<4096 { if recv(controls[i].fd, drain, 2048, Int32(MSG_DONTWAIT)) < 0 { break } }
+            guard monotonicNanos() < deadline else { failed += 1; continue }
+            do {
+                try controls[i].delete(credentials: credentials, scratch: scratch, timeoutNanos: min(timeoutNanos, 200_000_000))
+                deleted += 1
+            } catch {
+                failed += 1
+            }
+        }
+        return (deleted, failed)
+    }
+
+    func closeAll() {
+        for c in controls { close(c.fd) }
+        controls.removeAll()
+    }
+}

@@ -1,0 +1,412 @@
+import CBenchShim
+import CSystem
+import Glibc
+
+/// How the generator relays its payloads.
+enum TurnMode: String, CaseIterable {
+    /// ChannelData to a bound channel; replies must be ChannelData on the same channel.
+    case channel
+    /// Send indications after CreatePermission; replies must be Data indications from the echo peer.
+    case send
+    /// No traffic: hold the allocations for the duration (RSS with N allocations).
+    case hold
+}
+
+/// Counters of the measured interval of a TURN run.
+struct TurnCounters {
+    /// Valid round trips.
+    var roundTrips: UInt64 = 0
+    var sent: UInt64 = 0
+    /// Messages outstanding longer than the timeout (then replaced).
+    var lost: UInt64 = 0
+    /// Replies to messages already counted lost.
+    var late: UInt64 = 0
+    var sendErrors: UInt64 = 0
+    var receiveErrors: UInt64 = 0
+    /// Datagrams the echo peer returned, and those it could not (socket buffer full).
+    var echoed: UInt64 = 0
+    var echoDrops: UInt64 = 0
+    /// Invalid replies by `TurnWire.Invalid` reason.
+    var invalidByReason = [UInt64](repeating: 0, count: TurnWire.Invalid.allCases.count)
+
+    var invalid: UInt64 { invalidByReason.reduce(0, +) }
+}
+
+/// Everything a TURN load run measured (after the warm-up).
+struct TurnResult {
+    var counters: TurnCounters
+    var invalidDuringWarmup: UInt64
+    var elapsedSeconds: Double
+    var histogram: LatencyHistogram
+    var generatorCPUSeconds: Double
+    var serverStart: ServerSample?
+    var serverEnd: ServerSample?
+}
+
+/// The bench's own peer: one UDP socket on 127.0.0.1 that returns every datagram to its
+/// sender (the relayed transport address of an allocation), batched with recvmmsg/sendmmsg.
+final class EchoPeer {
+    static let batch = 64
+    static let capacity = 2048
+
+    let fd: Int32
+    let address: LocalAddress
+    private let area: UnsafeMutableRawPointer
+    private let names: UnsafeMutablePointer<sockaddr_storage>
+    private let recvIov: UnsafeMutablePointer<iovec>
+    private let sendIov: UnsafeMutablePointer<iovec>
+    private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.fd = fd
+        guard fd >= 0 else { throw BenchError.posix("echo peer socket") }
+        var size: Int32 = 8 << 20
+        for option in [SO_RCVBUFFORCE, SO_SNDBUFFORCE, SO_RCVBUF, SO_SNDBUF] {
+            _ = setsockopt(fd, SOL_SOCKET, option, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { let e = BenchError.posix("echo peer bind 127.0.0.1:0"); close(fd); throw e }
+        var local = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        address = ServerEndpoint.localAddress(local)
+        let n = Self.batch
+        area = .allocate(byteCount: n * Self.capacity, alignment: 16)
+        names = .allocate(capacity: n)
+        names.initialize(repeating: sockaddr_storage(), count: n)
+        recvIov = .allocate(capacity: n)
+        sendIov = .allocate(capacity: n)
+        recvHeaders = .allocate(capacity: n)
+        recvHeaders.initialize(repeating: rtcgate_mmsghdr(), count: n)
+        sendHeaders = .allocate(capacity: n)
+        sendHeaders.initialize(repeating: rtcgate_mmsghdr(), count: n)
+        for i in 0..<n {
+            recvIov[i] = iovec(iov_base: area + i * Self.capacity, iov_len: Self.capacity)
+            sendIov[i] = recvIov[i]
+            recvHeaders[i].msg_hdr.msg_iov = recvIov + i
+            recvHeaders[i].msg_hdr.msg_iovlen = 1
+            recvHeaders[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
+            sendHeaders[i].msg_hdr.msg_iov = sendIov + i
+            sendHeaders[i].msg_hdr.msg_iovlen = 1
+            sendHeaders[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
+        }
+    }
+
+    deinit {
+        close(fd)
+        area.deallocate(); names.deallocate(); recvIov.deallocate(); sendIov.deallocate()
+        recvHeaders.deallocate(); sendHeaders.deallocate()
+    }
+
+    /// "127.0.0.1:port" as rtcgate's STUN module spells a peer.
+    var port: UInt16 { address.port }
+
+    /// Returns everything queued to its senders; counts what it echoed and dropped.
+    func drain(_ counters: inout TurnCounters) {
+        for _ in 0..<8 {
+            for i in 0..<Self.batch {
+                recvHeaders[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                recvHeaders[i].msg_hdr.msg_flags = 0
+            }
+            let got = Int(rtcgate_recvmmsg(fd, recvHeaders, UInt32(Self.batch), Int32(MSG_DONTWAIT)))
+            guard got > 0 else { return }
+            for i in 0..<got {
+                sendIov[i].iov_len = Int(recvHeaders[i].msg_len)
+                sendHeaders[i].msg_hdr.msg_namelen = recvHeaders[i].msg_hdr.msg_namelen
+            }
+            var done = 0
+            while done < got {
+                let r = rtcgate_sendmmsg(fd, sendHeaders + done, UInt32(got - done), 0)
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    counters.echoDrops += UInt64(got - done)
+                    break
+                }
+                done += Int(r)
+            }
+            counters.echoed += UInt64(done)
+            if got < Self.batch { return }
+        }
+    }
+}
+
+/// Closed-loop relay load: `window` payloads in flight per allocation, each over its own
+/// client socket, through the server's relay to the echo peer and back. One thread, epoll,
+/// recvmmsg/sendmmsg; all buffers allocated up front, nothing allocated per message.
+///
+/// Slot `a * window + k` is the k-th in-flight message of allocation `a`; its request
+/// buffer holds the whole datagram, so a reply is checked byte for byte against it.
+final class TurnLoadGenerator {
+    struct Slot {
+        var counter: UInt64 = 0
+        var lastLostCounter: UInt64 = 0
+        var sentAt: UInt64 = 0
+        var outstanding = false
+    }
+
+    static let recvBatch = 64
+    static let datagramCapacity = 2048
+    static let echoToken = UInt32.max
+
+    private let config: LoadConfig
+    private let mode: TurnMode
+    private let allocations: Int
+    private let window: Int
+    private let payload: Int
+    private let fds: [Int32]
+    private let echo: EchoPeer
+    private let histogram = LatencyHistogram()
+    private var counters = TurnCounters()
+    private var nextCounter: UInt64 = 1
+    private var epfd: Int32 = -1
+    /// Offset of the payload in a request datagram, message size, buffer stride.
+    private let payloadOffset: Int
+    private let messageSize: Int
+    private let stride: Int
+
+    private let slots: UnsafeMutablePointer<Slot>
+    private let requestArea: UnsafeMutableRawPointer
+    private let requestIov: UnsafeMutablePointer<iovec>
+    private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let pending: UnsafeMutablePointer<Int32>
+    private let recvArea: UnsafeMutableRawPointer
+    private let recvIov: UnsafeMutablePointer<iovec>
+    private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let eventTokens: UnsafeMutablePointer<UInt32>
+    private let eventMasks: UnsafeMutablePointer<UInt32>
+
+    /// `fds[a]` is allocation a's client socket (connected to the server, channel 0x4000+a bound
+    /// or permission for the echo peer installed).
+    init(config: LoadConfig, mode: TurnMode, window: Int, payload: Int, fds: [Int32], echo: EchoPeer) throws {
+        precondition(mode != .hold)
+        self.config = config
+        self.mode = mode
+        self.allocations = fds.count
+        self.window = window
+        self.payload = payload
+        self.fds = fds
+        self.echo = echo
+        payloadOffset = mode == .channel ? 4 : TurnWire.sendPrefix
+        let maxSize = payloadOffset + ((payload + 3) & ~3)
+        stride = (maxSize + 63) & ~63
+        let slotCount = allocations * window
+        slots = .allocate(capacity: slotCount)
+        slots.initialize(repeating: Slot(), count: slotCount)
+        requestArea = .allocate(byteCount: slotCount * stride, alignment: 64)
+        requestIov = .allocate(capacity: slotCount)
+        sendHeaders = .allocate(capacity: window)
+        sendHeaders.initialize(repeating: rtcgate_mmsghdr(), count: window)
+        pending = .allocate(capacity: window)
+        recvArea = .allocate(byteCount: Self.recvBatch * Self.datagramCapacity, alignment: 16)
+        recvIov = .allocate(capacity: Self.recvBatch)
+        recvHeaders = .allocate(capacity: Self.recvBatch)
+        recvHeaders.initialize(repeating: rtcgate_mmsghdr(), count: Self.recvBatch)
+        eventTokens = .allocate(capacity: 256)
+        eventMasks = .allocate(capacity: 256)
+        for i in 0..<Self.recvBatch {
+            recvIov[i] = iovec(iov_base: recvArea + i * Self.datagramCapacity, iov_len: Self.datagramCapacity)
+            recvHeaders[i].msg_hdr.msg_iov = recvIov + i
+            recvHeaders[i].msg_hdr.msg_iovlen = 1
+        }
+        var size = 0
+        for a in 0..<allocations {
+            for k in 0..<window {
+                let buf = requestArea + (a * window + k) * stride
+                TurnWire.writePayloadTemplate(buf + payloadOffset, size: payload, allocation: a, slot: k)
+                if mode == .channel {
+                    TurnWire.writeChannelHeader(buf, channel: UInt16(0x4000 + a), payload: payload)
+                    size = 4 + payload
+                } else {
+                    size = TurnWire.writeSendIndication(buf, peer: echo.address, payload: payload)
+                }
+                requestIov[a * window + k] = iovec(iov_base: buf, iov_len: size)
+            }
+        }
+        messageSize = size
+        epfd = rb_epoll_create()
+        guard epfd >= 0 else { throw BenchError.posix("epoll_create1") }
+        for a in 0..<allocations {
+            guard rb_epoll_add_in(epfd, fds[a], UInt32(a)) == 0 else { throw BenchError.posix("epoll_ctl") }
+        }
+        guard rb_epoll_add_in(epfd, echo.fd, Self.echoToken) == 0 else { throw BenchError.posix("epoll_ctl") }
+    }
+
+    deinit {
+        if epfd >= 0 { close(epfd) }
+        slots.deallocate(); requestArea.deallocate(); requestIov.deallocate()
+        sendHeaders.deallocate(); pending.deallocate(); recvArea.deallocate()
+        recvIov.deallocate(); recvHeaders.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
+    }
+
+    /// Runs warm-up plus measured interval; always returns by the deadline.
+    func run() -> TurnResult {
+        var now = monotonicNanos()
+        var clock = MeasurementClock(now: now, config: config)
+        var invalidDuringWarmup: UInt64 = 0
+        let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
+        var nextScan = now + scanInterval
+        for a in 0..<allocations {
+            for k in 0..<window { pending[k] = Int32(k) }
+            send(allocation: a, count: window)
+        }
+        while now < clock.end {
+            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
+                invalidDuringWarmup = counters.invalid
+                counters = TurnCounters()
+                histogram.reset()
+            }
+            let wake = min(nextScan, clock.nextPhaseEdge)
+            let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
+            let n = rb_epoll_wait(epfd, eventTokens, eventMasks, 256, waitMs)
+            if n > 0 {
+                for e in 0..<Int(n) {
+                    let token = eventTokens[e]
+                    if token == Self.echoToken { echo.drain(&counters) } else { drain(allocation: Int(token)) }
+                }
+            }
+            now = monotonicNanos()
+            if now >= nextScan {
+                expireTimeouts(now: now)
+                nextScan = now + scanInterval
+            }
+        }
+        let endTime = monotonicNanos()
+        let serverEnd = config.serverPid.flatMap { ServerSample.read(pid: $0) }
+        return TurnResult(
+            counters: counters, invalidDuringWarmup: invalidDuringWarmup,
+            elapsedSeconds: Double(endTime - clock.actualStart) / 1e9, histogram: histogram,
+            generatorCPUSeconds: ownCPUSeconds() - clock.cpuStart,
+            serverStart: clock.serverStart, serverEnd: serverEnd)
+    }
+
+    /// Receives everything queued on an allocation's socket, validates it, refills the window.
+    private func drain(allocation a: Int) {
+        let fd = fds[a]
+        var retired = 0
+        for _ in 0..<4 {
+            let got = rtcgate_recvmmsg(fd, recvHeaders, UInt32(Self.recvBatch), Int32(MSG_DONTWAIT))
+            let receivedAt = monotonicNanos()
+            if got < 0 {
+                if errno != EAGAIN && errno != EINTR { counters.receiveErrors += 1 }
+                break
+            }
+            for m in 0..<Int(got) {
+                let truncated = (recvHeaders[m].msg_hdr.msg_flags & Int32(MSG_TRUNC)) != 0
+                let length = truncated ? -1 : Int(recvHeaders[m].msg_len)
+                let k = handle(recvArea + m * Self.datagramCapacity, count: length, allocation: a, receivedAt: receivedAt)
+                if k >= 0 {
+                    pending[retired] = Int32(k)
+                    retired += 1
+                }
+                recvHeaders[m].msg_hdr.msg_flags = 0
+            }
+            if Int(got) < Self.recvBatch { break }
+        }
+        if retired > 0 { send(allocation: a, count: retired) }
+    }
+
+    @inline(__always)
+    private func invalid(_ reason: TurnWire.Invalid) -> Int {
+        counters.invalidByReason[reason.rawValue] &+= 1
+        return -1
+    }
+
+    /// Validates one datagram received on allocation `a`'s socket; returns the retired slot
+    /// (0..<window) or -1.
+    @inline(__always)
+    private func handle(_ p: UnsafeMutableRawPointer, count: Int, allocation a: Int, receivedAt: UInt64) -> Int {
+        guard count >= 4 else { return invalid(.malformed) }
+        let data: UnsafeMutableRawPointer
+        if mode == .channel {
+            let first = p.load(as: UInt8.self) & 0xC0
+            guard first == 0x40 else {
+                return invalid(first == 0 && count >= 20 && StunWire.loadBE32(p, 4) == StunWire.magicCookie ? .unexpectedStun : .malformed)
+            }
+            guard Int(StunWire.loadBE16(p, 0)) == 0x4000 + a else { return invalid(.wrongChannel) }
+            let length = Int(StunWire.loadBE16(p, 2))
+            guard length == payload, count >= 4 + length, count <= 4 + ((length + 3) & ~3) else { return invalid(.badLength) }
+            data = p + 4
+        } else {
+            switch TurnWire.dataIndicationPayload(p, count: count, peer: echo.address) {
+            case .failure(let why): return invalid(why.reason)
+            case .success(let found):
+                guard found.length == payload else { return invalid(.badLength) }
+                data = p + found.offset
+            }
+        }
+        guard Int(StunWire.loadBE32(data, 0)) == a else { return invalid(.wrongAllocation) }
+        let k = Int(StunWire.loadBE32(data, 4))
+        guard k < window else { return invalid(.corrupt) }
+        let i = a * window + k
+        let counter = StunWire.loadBE64(data, 8)
+        guard slots[i].outstanding, slots[i].counter == counter else {
+            if counter != 0 && counter == slots[i].lastLostCounter { counters.late += 1; return -1 }
+            return invalid(counter != 0 && counter <= slots[i].counter ? .duplicate : .unknownSequence)
+        }
+        slots[i].outstanding = false
+        guard memcmp(data, requestArea + i * stride + payloadOffset, payload) == 0 else {
+            _ = invalid(.corrupt)
+            return k
+        }
+        counters.roundTrips += 1
+        histogram.record(nanos: receivedAt &- slots[i].sentAt)
+        return k
+    }
+
+    /// Sends fresh messages for the `count` slots of allocation `a` listed in `pending`.
+    private func send(allocation a: Int, count: Int) {
+        let now = monotonicNanos()
+        for j in 0..<count {
+            let i = a * window + Int(pending[j])
+            slots[i].counter = nextCounter
+            nextCounter &+= 1
+            slots[i].sentAt = now
+            slots[i].outstanding = true
+            let buf = requestArea + i * stride
+            StunWire.storeBE64(buf + payloadOffset, 8, slots[i].counter)
+            StunWire.storeBE64(buf + payloadOffset, 16, now)
+            if mode == .send { StunWire.storeBE64(buf, 12, slots[i].counter) }
+            sendHeaders[j].msg_hdr.msg_iov = requestIov + i
+            sendHeaders[j].msg_hdr.msg_iovlen = 1
+        }
+        var done = 0
+        while done < count {
+            let r = rtcgate_sendmmsg(fds[a], sendHeaders + done, UInt32(count - done), 0)
+            if r < 0 {
+                if errno == EINTR { continue }
+                // Unsent slots stay outstanding and are replaced by the timeout scan.
+                counters.sendErrors += UInt64(count - done)
+                break
+            }
+            done += Int(r)
+        }
+        counters.sent += UInt64(done)
+    }
+
+    /// Counts messages older than the timeout as lost and replaces them.
+    private func expireTimeouts(now: UInt64) {
+        for a in 0..<allocations {
+            var count = 0
+            for k in 0..<window {
+                let i = a * window + k
+                if slots[i].outstanding && now &- slots[i].sentAt > config.timeoutNanos {
+                    counters.lost += 1
+                    slots[i].lastLostCounter = slots[i].counter
+                    slots[i].outstanding = false
+                    pending[count] = Int32(k)
+                    count += 1
+                }
+            }
+            if count > 0 { send(allocation: a, count: count) }
+        }
+    }
+}
