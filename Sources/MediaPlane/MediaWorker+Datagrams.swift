@@ -41,6 +41,7 @@ extension MediaWorker {
                     replies += 1
                 }
             }
+            flushToPeers()
             if replies > 0 {
                 let result = socket.send(sendBatch, count: replies)
                 counters.udpDatagramsOut &+= UInt64(result.sent)
@@ -85,10 +86,24 @@ extension MediaWorker {
         return length
     }
 
-    /// Sends relayed data from the allocation's relayed address to a peer.
+    /// Queues relayed data for its peer; consecutive datagrams through the same relayed address
+    /// go out in one sendmmsg. The data stays where it was received until `flushToPeers`.
     private func sendToPeer(_ turn: TurnRuntime, _ id: AllocationID, _ peer: TransportAddress, _ data: UnsafeRawBufferPointer) {
-        guard let index = turn.relays.index(of: turn.core.allocations[id].relayed), let relay = turn.relays[index] else { return }
-        if !relay.socket.send(data, to: SocketAddress(peer)) { turn.relaySendFailures &+= 1 }
+        guard let index = turn.relays.index(of: turn.core.allocations[id].relayed) else { return }
+        if turn.peerCount > 0 && (turn.peerRelay != index || turn.peerCount == turn.peerBatch.capacity) { flushToPeers() }
+        turn.peerRelay = index
+        turn.peerBatch.setBuffer(turn.peerCount, start: UnsafeMutableRawPointer(mutating: data.baseAddress!), length: data.count)
+        turn.peerBatch.setAddress(turn.peerCount, SocketAddress(peer))
+        turn.peerCount += 1
+    }
+
+    /// Sends the queued datagrams to their peers.
+    func flushToPeers() {
+        guard let turn, turn.peerCount > 0 else { return }
+        defer { turn.peerCount = 0 }
+        guard let relay = turn.relays[turn.peerRelay] else { return }
+        let result = relay.socket.send(turn.peerBatch, count: turn.peerCount)
+        turn.relaySendFailures &+= UInt64(result.failed)
     }
 
     /// Datagrams from peers on relay socket `index`: wrapped in place as ChannelData or Data

@@ -98,7 +98,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         }
         if let settings = config.turn {
             turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
-                                   socketBufferBytes: config.socketBufferBytes, loop: loop,
+                                   socketBufferBytes: config.socketBufferBytes, prefault: config.poolPrefault, loop: loop,
                                    makeHandler: { [unowned self] index in RelayReadiness(worker: self, index: index) })
         }
         loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)
@@ -143,6 +143,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         if let length = handleClientMessage(frame, from: tuple, now: MonotonicClock.now(), into: tcpResponse, connection: connection) {
             connection.send(UnsafeRawBufferPointer(rebasing: tcpResponse[0..<length]), loop: loop)
         }
+        flushToPeers()  // the frame's bytes are only valid during this call
     }
 
     public func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {

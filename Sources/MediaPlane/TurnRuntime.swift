@@ -14,14 +14,18 @@ final class TurnRuntime {
     /// indication header and 4 bytes of tailroom for padding.
     let relayBatch: DatagramBatch
     let relaySlots: [UnsafeMutableRawBufferPointer]
+    /// Datagrams for peers queued during one receive batch, all through relay `peerRelay`.
+    let peerBatch: DatagramBatch
+    var peerCount = 0
+    var peerRelay = 0
     /// For allocations made over TCP: the connection that owns each (by allocation index).
     var streamOwners: [(connection: StreamConnection, generation: UInt32)?]
     /// Relay send failures (peer unreachable, socket buffer full).
     var relaySendFailures: UInt64 = 0
 
     init(settings: TurnSettings, worker: Int, workers: Int, pool: BufferPool, batch: Int, socketBufferBytes: Int?,
-         loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) throws(SystemError) {
-        core = TurnCore(limits: settings.limits)
+         prefault: Bool, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) throws(SystemError) {
+        core = TurnCore(limits: settings.limits, prefault: prefault)
         guard let nonces = NonceIssuer(secret: settings.nonceSecret) else { throw SystemError("nonce secret too short", code: EINVAL) }
         authenticator = TurnAuthenticator(users: settings.users, rest: RestCredentials(secrets: settings.restSecrets), nonces: nonces,
                                           unixNow: { WallClock.unixSeconds() })
@@ -29,6 +33,7 @@ final class TurnRuntime {
                                relayIPv6: settings.relayIPv6, reservations: settings.reservations, socketBufferBytes: socketBufferBytes, loop: loop, makeHandler: makeHandler)
         policy = settings.policy
         relayBatch = DatagramBatch(capacity: batch)
+        peerBatch = DatagramBatch(capacity: batch)
         var slots: [UnsafeMutableRawBufferPointer] = []
         for i in 0..<batch {
             guard let slot = pool.acquire() else { throw SystemError("buffer pool too small for the relay ring", code: ENOMEM) }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A handle to an allocation in an `AllocationTable`; stale handles (after removal) find nothing.
 public struct AllocationID: Hashable, Sendable {
     public let index: UInt32
@@ -29,10 +31,13 @@ public final class AllocationTable {
     /// Allocations currently held.
     public private(set) var count = 0
 
-    public init(limits: TurnLimits) {
+    /// - Parameter prefault: touch the records now, so resident memory does not grow as
+    ///   allocations arrive (the board profile's `pool-prefault`).
+    public init(limits: TurnLimits, prefault: Bool = false) {
         let capacity = max(1, limits.maxAllocations)
         self.limits = limits
         records = .allocate(capacity: capacity)
+        if prefault { memset(records, 0, capacity * MemoryLayout<Allocation>.stride) }
         occupied = Array(repeating: false, count: capacity)
         generations = Array(repeating: 0, count: capacity)
         var size = 8

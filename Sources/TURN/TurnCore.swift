@@ -15,9 +15,10 @@ public struct TurnCore {
     /// Per-source budget of 401/438 challenges.
     var challenges: SourceRateLimiter
 
-    public init(limits: TurnLimits) {
+    /// - Parameter prefault: touch the allocation table at start-up (see `AllocationTable`).
+    public init(limits: TurnLimits, prefault: Bool = false) {
         self.limits = limits
-        allocations = AllocationTable(limits: limits)
+        allocations = AllocationTable(limits: limits, prefault: prefault)
         challenges = SourceRateLimiter(capacity: limits.challengeTableSize, ratePerSecond: limits.challengeRate,
                                        burst: limits.challengeBurst)
     }

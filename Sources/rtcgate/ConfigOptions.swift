@@ -45,7 +45,7 @@ extension ConfigOption {
         ConfigOption("pool-slot-size", help: "Bytes per pool slot, headroom included (board profile).") { config, value throws(ConfigError) in
             config.media.poolSlotSize = try ConfigValue.integer(value, in: 256...65536)
         },
-        ConfigOption("pool-prefault", switch: true, help: "Touch every pool page at start-up: RSS is then fixed from the first second (board profile).") { config, value throws(ConfigError) in
+        ConfigOption("pool-prefault", switch: true, help: "Touch the buffer pool and the TURN allocation table at start-up: RSS is then fixed from the first second (board profile).") { config, value throws(ConfigError) in
             config.media.poolPrefault = try ConfigValue.boolean(value)
         },
         ConfigOption("udp-batch", help: "Datagrams per recvmmsg/sendmmsg call (board profile).") { config, value throws(ConfigError) in

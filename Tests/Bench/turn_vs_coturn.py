@@ -48,7 +48,7 @@ USER, PASSWORD, REALM = "alice", "secret", "example.org"
 DEFAULT_RTCGATE_CMD = (".build/release/rtcgate run --board board/dev/profile.conf "
                        "--listening-ip {ip} --listening-port {port} --stun-rate-limit 0 --stats-interval 0 "
                        f"--user {USER}:{PASSWORD} --realm {REALM} --allowed-peer-ip {{ip}} "
-                       "--min-port {min_port} --max-port {max_port} --max-allocations 2048")
+                       "--min-port {min_port} --max-port {max_port} --max-allocations 1024 --pool-prefault")
 # coturn 4.6.1: long-term credentials, loopback peers allowed, UDP relay only, no
 # TLS/DTLS/TCP listeners, no CLI, no quotas (the defaults), default relay threads
 # (one per CPU), log to stdout (redirected to a file), no config file (-n).
