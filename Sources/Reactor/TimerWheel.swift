@@ -95,8 +95,9 @@ public final class TimerWheel {
         return true
     }
 
-    /// Nanoseconds from `now` until the earliest pending deadline, or nil when none is pending.
-    /// Scans the wheel one round ahead at most; a far deadline reports one round's time.
+    /// Nanoseconds from `now` until `advance` will fire the earliest pending timer (the start of
+    /// its due tick), or nil when none is pending. Scans the wheel one round ahead at most; a far
+    /// deadline reports one round's time.
     public func nanosUntilNextDeadline(now: UInt64) -> UInt64? {
         guard pending > 0 else { return nil }
         let nowTick = now / tickNanos
@@ -110,7 +111,10 @@ public final class TimerWheel {
                 i = next[Int(i)]
             }
             if earliest != .max, dueTick(earliest) <= firstTick + step {
-                return earliest > now ? earliest - now : 0
+                // `advance` fires a timer once its due tick has begun, not at its exact deadline:
+                // waking before then would only spin.
+                let fireAt = dueTick(earliest) * tickNanos
+                return fireAt > now ? fireAt - now : 0
             }
             step += 1
         }

@@ -102,6 +102,23 @@ final class TimerWheelTests: XCTestCase {
         XCTAssertEqual(recorder.fired.map(\.context), [1])
     }
 
+    /// The wait reported must end when `advance` will really fire the timer; an earlier wake-up
+    /// would make the loop spin until the tick begins.
+    func testWaitEndsWhenTheTimerCanFire() {
+        let wheel = TimerWheel(capacity: 4, tickNanos: 10 * ms, slots: 64, now: 0)
+        let recorder = Recorder()
+        wheel.schedule(at: 25 * ms, handler: recorder)  // due in tick 3, which starts at 30 ms
+        var now: UInt64 = 0
+        var wakeUps = 0
+        while recorder.fired.isEmpty && wakeUps < 10 {
+            now += wheel.nanosUntilNextDeadline(now: now) ?? 0
+            wheel.advance(to: now)
+            wakeUps += 1
+        }
+        XCTAssertEqual(wakeUps, 1, "one wake-up, no spinning")
+        XCTAssertEqual(now, 30 * ms)
+    }
+
     func testNextDeadline() {
         let wheel = TimerWheel(capacity: 4, tickNanos: ms, slots: 64, now: 0)
         XCTAssertNil(wheel.nanosUntilNextDeadline(now: 0))
