@@ -160,28 +160,24 @@ extension MediaWorker {
     }
 }
 
-/// Routes a listening UDP socket's readiness to its worker.
-final class UDPReadiness: EventHandler {
+/// Routes a socket's readiness to its worker: listening socket `index`, or relay `index`.
+final class SocketReadiness: EventHandler {
+    enum Kind { case listening, relay }
+
     unowned let worker: MediaWorker
+    let kind: Kind
     let index: Int
 
-    init(worker: MediaWorker, index: Int) {
+    init(worker: MediaWorker, kind: Kind, index: Int) {
         self.worker = worker
+        self.kind = kind
         self.index = index
     }
 
-    func handleEvents(_ events: UInt32, loop: EventLoop) { worker.drain(index) }
-}
-
-/// Routes a relay socket's readiness to its worker.
-final class RelayReadiness: EventHandler {
-    unowned let worker: MediaWorker
-    let index: Int
-
-    init(worker: MediaWorker, index: Int) {
-        self.worker = worker
-        self.index = index
+    func handleEvents(_ events: UInt32, loop: EventLoop) {
+        switch kind {
+        case .listening: worker.drain(index)
+        case .relay: worker.drainRelay(index)
+        }
     }
-
-    func handleEvents(_ events: UInt32, loop: EventLoop) { worker.drainRelay(index) }
 }

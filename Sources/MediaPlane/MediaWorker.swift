@@ -83,7 +83,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                 udpSockets.append(socket)
                 boundAddresses.append(socket.localAddress)
                 udpServerAddresses.append(TransportAddress(socket.localAddress)!)
-                _ = try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: UDPReadiness(worker: self, index: udpSockets.count - 1))
+                _ = try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: SocketReadiness(worker: self, kind: .listening, index: udpSockets.count - 1))
             }
             if config.tcp {
                 let listener = try StreamListener(
@@ -99,7 +99,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         if let settings = config.turn {
             turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
                                    socketBufferBytes: config.socketBufferBytes, prefault: config.poolPrefault, loop: loop,
-                                   makeHandler: { [unowned self] index in RelayReadiness(worker: self, index: index) })
+                                   makeHandler: { [unowned self] index in SocketReadiness(worker: self, kind: .relay, index: index) })
         }
         loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)
     }

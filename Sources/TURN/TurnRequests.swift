@@ -33,18 +33,29 @@ extension TurnCore {
         let unknown = request.unknownComprehensionRequiredAttributes()
         if !unknown.isEmpty { return context.error(420, unknown: unknown) }
 
-        switch request.type.method {
-        case .allocate:
+        let method = request.type.method
+        if method == .allocate {
             return allocate(request, tuple: tuple, user: user, now: now, relays: &relays, context: &context)
-        case .refresh:
-            return refresh(request, tuple: tuple, user: user, now: now, relays: &relays, context: &context)
-        case .createPermission:
-            return createPermission(request, tuple: tuple, user: user, now: now, policy: policy, context: &context)
-        case .channelBind:
-            return channelBind(request, tuple: tuple, user: user, now: now, policy: policy, context: &context)
-        default:
-            return context.error(400)
         }
+        guard method == .refresh || method == .createPermission || method == .channelBind else { return context.error(400) }
+        let id: AllocationID
+        switch ownedAllocation(tuple, user: user, now: now) {
+        case .success(let owned): id = owned
+        case .failure(let error): return context.error(error.code)
+        }
+        switch method {
+        case .refresh: return refresh(request, id: id, now: now, relays: &relays, context: &context)
+        case .createPermission: return createPermission(request, id: id, now: now, policy: policy, context: &context)
+        default: return channelBind(request, id: id, now: now, policy: policy, context: &context)
+        }
+    }
+
+    /// 443 when the allocation has no relayed address of the peer's family, 403 when the policy
+    /// refuses the peer, nil when the peer may be reached.
+    private func refusal(of peer: TransportAddress, by id: AllocationID, policy: (TransportAddress) -> Bool) -> Int? {
+        guard allocations[id].relays(familyOf: peer.ip) else { return 443 }
+        guard policy(peer) else { return 403 }
+        return nil
     }
 
     /// The allocation of `tuple` if `user` may act on it: 437 without one, 441 for another user,
@@ -128,14 +139,8 @@ extension TurnCore {
     }
 
     private mutating func refresh<Relays: RelayAddressProvider>(
-        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, relays: inout Relays,
-        context: inout ReplyContext
+        _ request: StunMessageView, id: AllocationID, now: UInt64, relays: inout Relays, context: inout ReplyContext
     ) -> TurnReply {
-        let id: AllocationID
-        switch ownedAllocation(tuple, user: user, now: now) {
-        case .success(let owned): id = owned
-        case .failure(let error): return context.error(error.code)
-        }
         if let family = request.requestedAddressFamily {
             let allocation = allocations[id]
             let matches = [allocation.relayed, allocation.additionalRelayed].contains { address in
@@ -156,20 +161,13 @@ extension TurnCore {
     }
 
     private mutating func createPermission(
-        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, policy: (TransportAddress) -> Bool,
-        context: inout ReplyContext
+        _ request: StunMessageView, id: AllocationID, now: UInt64, policy: (TransportAddress) -> Bool, context: inout ReplyContext
     ) -> TurnReply {
-        let id: AllocationID
-        switch ownedAllocation(tuple, user: user, now: now) {
-        case .success(let owned): id = owned
-        case .failure(let error): return context.error(error.code)
-        }
         // Every XOR-PEER-ADDRESS is checked before any is installed: all or nothing (§9.2).
         var peers = 0
         for attribute in request.attributes where attribute.type == .xorPeerAddress {
             guard let peer = request.decodeXorAddress(attribute.value) else { return context.error(400) }
-            guard allocations[id].relays(familyOf: peer.ip) else { return context.error(443) }
-            guard policy(peer) else { return context.error(403) }
+            if let code = refusal(of: peer, by: id, policy: policy) { return context.error(code) }
             peers += 1
         }
         guard peers > 0 else { return context.error(400) }
@@ -184,17 +182,10 @@ extension TurnCore {
     }
 
     private mutating func channelBind(
-        _ request: StunMessageView, tuple: FiveTuple, user: TurnUser, now: UInt64, policy: (TransportAddress) -> Bool,
-        context: inout ReplyContext
+        _ request: StunMessageView, id: AllocationID, now: UInt64, policy: (TransportAddress) -> Bool, context: inout ReplyContext
     ) -> TurnReply {
-        let id: AllocationID
-        switch ownedAllocation(tuple, user: user, now: now) {
-        case .success(let owned): id = owned
-        case .failure(let error): return context.error(error.code)
-        }
         guard let number = request.channelNumber, let peer = request.xorAddress(.xorPeerAddress) else { return context.error(400) }
-        guard allocations[id].relays(familyOf: peer.ip) else { return context.error(443) }
-        guard policy(peer) else { return context.error(403) }
+        if let code = refusal(of: peer, by: id, policy: policy) { return context.error(code) }
         let second: UInt64 = 1_000_000_000
         switch allocations[id].bindChannel(number, to: peer, now: now, lifetimeNanos: UInt64(limits.channelLifetime) * second,
                                            quarantineNanos: UInt64(limits.channelQuarantine) * second,
