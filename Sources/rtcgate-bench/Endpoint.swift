@@ -1,3 +1,5 @@
+import CBenchShim
+import CSystem
 import Glibc
 
 /// Errors raised while setting up sockets; carry a human-readable reason.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CBenchShim
+import CSystem
 import Glibc
 import STUN
 

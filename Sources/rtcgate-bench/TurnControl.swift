@@ -1,3 +1,5 @@
+import CBenchShim
+import CSystem
 import Glibc
 import STUN
 
