@@ -78,10 +78,14 @@ final class TurnRuntime {
     /// Deletes every allocation owned by a closed TCP connection (RFC 8656 §3.1: the
     /// allocation lives as long as the connection).
     func connectionClosed(_ connection: StreamConnection) {
+        let client = TransportAddress(connection.peer)
         for index in streamOwners.indices {
             guard let owner = streamOwners[index], owner.connection === connection else { continue }
             streamOwners[index] = nil
-            for id in core.allocations.ids where id.index == UInt32(index) {
+            // The record may have been freed (Refresh 0) and reused since: only a TCP allocation
+            // of this connection's client goes with it.
+            for id in core.allocations.ids where id.index == UInt32(index)
+                && core.allocations[id].fiveTuple.transport == .tcp && core.allocations[id].fiveTuple.client == client {
                 relays.closeRelay(core.allocations[id].relayed)
                 if let additional = core.allocations[id].additionalRelayed { relays.closeRelay(additional) }
                 core.allocations.remove(id)
