@@ -1,3 +1,6 @@
+import CSystem
+import Glibc
+
 /// Parameters of one load run, already validated.
 struct LoadConfig {
     var server: ServerEndpoint
@@ -102,4 +105,19 @@ extension LoadCounters {
         case .badAddress: badAddress += 1
         }
     }
+}
+
+/// Sends `headers[0..<count]` on `fd` with sendmmsg, continuing after partial sends and EINTR;
+/// returns how many datagrams went out (the rest failed).
+func sendDatagrams(_ fd: Int32, _ headers: UnsafeMutablePointer<rtcgate_mmsghdr>, count: Int) -> Int {
+    var done = 0
+    while done < count {
+        let sent = rtcgate_sendmmsg(fd, headers + done, UInt32(count - done), 0)
+        if sent < 0 {
+            if errno == EINTR { continue }
+            break
+        }
+        done += Int(sent)
+    }
+    return done
 }

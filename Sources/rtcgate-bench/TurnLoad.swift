@@ -378,17 +378,9 @@ final class TurnLoadGenerator {
             sendHeaders[j].msg_hdr.msg_iov = requestIov + i
             sendHeaders[j].msg_hdr.msg_iovlen = 1
         }
-        var done = 0
-        while done < count {
-            let r = rtcgate_sendmmsg(fds[a], sendHeaders + done, UInt32(count - done), 0)
-            if r < 0 {
-                if errno == EINTR { continue }
-                // Unsent slots stay outstanding and are replaced by the timeout scan.
-                counters.sendErrors += UInt64(count - done)
-                break
-            }
-            done += Int(r)
-        }
+        // Unsent slots stay outstanding and are replaced by the timeout scan.
+        let done = sendDatagrams(fds[a], sendHeaders, count: count)
+        counters.sendErrors += UInt64(count - done)
         counters.sent += UInt64(done)
     }
 
