@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import Reactor
 import STUN
@@ -32,8 +33,6 @@ final class RelayPortPool: RelayAddressProvider {
     private var cursor: Int
     private unowned let loop: EventLoop
     private let makeHandler: (Int) -> EventHandler
-    /// Relays currently open (reserved ports included).
-    private(set) var openCount = 0
     /// Times no port could be had (508 to the client).
     private(set) var exhaustions: UInt64 = 0
 
@@ -51,9 +50,6 @@ final class RelayPortPool: RelayAddressProvider {
         self.loop = loop
         self.makeHandler = makeHandler
     }
-
-    /// Ports this worker may use.
-    var capacity: Int { ports.count }
 
     func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)? {
         guard let ip = family == .ipv4 ? relayIPv4 : relayIPv6, !ports.isEmpty else {
@@ -92,13 +88,10 @@ final class RelayPortPool: RelayAddressProvider {
 
     func claimReservation(_ token: UInt64) -> TransportAddress? {
         guard let (address, socket) = reservations.claim(token, now: MonotonicClock.now()), let index = self.index(of: address),
-              relays[index] == nil,
-              let registration = try? loop.register(fd: socket.fd, events: EPOLLIN_MASK, handler: makeHandler(index)) else {
+              relays[index] == nil, adopt(socket, at: index) else {
             exhaustions &+= 1
             return nil
         }
-        relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
-        openCount += 1
         return address
     }
 
@@ -130,12 +123,18 @@ final class RelayPortPool: RelayAddressProvider {
 
     private func bind(ip: IPAddress, port: UInt16) -> Bool {
         guard let index = index(of: port),
-              let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes),
-              let registration = try? loop.register(fd: socket.fd, events: EPOLLIN_MASK, handler: makeHandler(index)) else {
+              let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes) else {
+            return false
+        }
+        return adopt(socket, at: index)
+    }
+
+    /// Watches a bound relay socket from this worker's loop.
+    private func adopt(_ socket: UDPSocket, at index: Int) -> Bool {
+        guard let registration = try? loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: makeHandler(index)) else {
             return false
         }
         relays[index] = Relay(socket: socket, registration: registration, allocation: nil)
-        openCount += 1
         return true
     }
 
@@ -143,9 +142,5 @@ final class RelayPortPool: RelayAddressProvider {
         guard let relay = relays[index] else { return }
         loop.deregister(relay.registration)
         relays[index] = nil
-        openCount -= 1
     }
 }
-
-/// EPOLLIN as a mask (Glibc imports it as an enum case).
-let EPOLLIN_MASK: UInt32 = 0x001
