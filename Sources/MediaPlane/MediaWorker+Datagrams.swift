@@ -63,22 +63,26 @@ extension MediaWorker {
                 }
                 return nil
             }
-            if let header = try? StunHeader.peek(bytes), header.type.method != .binding, header.messageSize == bytes.count,
-               let message = try? StunMessageView(bytes) {
-                switch header.type.messageClass {
-                case .request:
-                    guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out) else { return nil }
-                    if let connection, header.type.method == .allocate, let id = turn.core.allocations.lookup(tuple) {
-                        turn.streamOwners[Int(id.index)] = (connection, connection.generation)
+            if let header = try? StunHeader.peek(bytes), header.type.method != .binding, header.messageSize == bytes.count {
+                if let message = try? StunMessageView(bytes) {
+                    switch header.type.messageClass {
+                    case .request:
+                        guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out) else { return nil }
+                        if let connection, header.type.method == .allocate, let id = turn.core.allocations.lookup(tuple) {
+                            turn.streamOwners[Int(id.index)] = (connection, connection.generation)
+                        }
+                        return length
+                    case .indication where header.type.method == .send:
+                        if case .toPeer(let id, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {
+                            sendToPeer(turn, id, peer, data)
+                        }
+                        return nil
+                    default:
+                        break  // responses and other indications: the responder counts the drop
                     }
+                } else if header.type.messageClass == .request {
+                    guard case .reply(let length) = turn.core.rejectMalformed(header, from: tuple.client, now: now, into: out) else { return nil }
                     return length
-                case .indication where header.type.method == .send:
-                    if case .toPeer(let id, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {
-                        sendToPeer(turn, id, peer, data)
-                    }
-                    return nil
-                default:
-                    break  // responses and other indications: the responder counts the drop
                 }
             }
         }

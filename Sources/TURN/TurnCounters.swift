@@ -37,6 +37,8 @@ public struct TurnCounters: Sendable, Equatable {
     /// Datagrams and bytes relayed peer → client.
     public var packetsToClient: UInt64 = 0
     public var bytesToClient: UInt64 = 0
+    /// TURN requests answered 400 because their attributes could not be read.
+    public var malformedRequests: UInt64 = 0
     /// Packets dropped, by `TurnDropReason.rawValue`.
     public var drops = InlineArray<7, UInt64>(repeating: 0)
 
@@ -54,12 +56,14 @@ public struct TurnCounters: Sendable, Equatable {
         bytesToPeer &+= other.bytesToPeer
         packetsToClient &+= other.packetsToClient
         bytesToClient &+= other.bytesToClient
+        malformedRequests &+= other.malformedRequests
         for i in 0..<TurnDropReason.allCases.count { drops[i] &+= other.drops[i] }
     }
 
     public static func == (lhs: TurnCounters, rhs: TurnCounters) -> Bool {
         var same = lhs.packetsToPeer == rhs.packetsToPeer && lhs.bytesToPeer == rhs.bytesToPeer
             && lhs.packetsToClient == rhs.packetsToClient && lhs.bytesToClient == rhs.bytesToClient
+            && lhs.malformedRequests == rhs.malformedRequests
         for i in 0..<TurnDropReason.allCases.count { same = same && lhs.drops[i] == rhs.drops[i] }
         return same
     }

@@ -50,6 +50,22 @@ extension TurnCore {
         }
     }
 
+    /// Answers 400 to a TURN request whose header is sound but whose attributes cannot be read
+    /// (RFC 8489 §6.3.1), within the same per-source budget as challenges.
+    public mutating func rejectMalformed(_ header: StunHeader, from client: TransportAddress, now: UInt64,
+                                         into response: UnsafeMutableRawBufferPointer) -> TurnReply {
+        guard header.type.messageClass == .request, challenges.allow(client.ip, now: now) else { return .none }
+        counters.malformedRequests &+= 1
+        do throws(StunBuildError) {
+            var builder = try StunMessageBuilder(into: response, type: StunMessageType(method: header.type.method, messageClass: .errorResponse),
+                                                 transactionID: header.transactionID)
+            try builder.appendErrorCode(400, reason: "Bad Request")
+            return .reply(length: builder.count)
+        } catch {
+            return .none
+        }
+    }
+
     /// 443 when the allocation has no relayed address of the peer's family, 403 when the policy
     /// refuses the peer, nil when the peer may be reached.
     private func refusal(of peer: TransportAddress, by id: AllocationID, policy: (TransportAddress) -> Bool) -> Int? {

@@ -221,3 +221,22 @@ final class TurnChallengeLimitTests: XCTestCase {
         XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, udpTransport))), "authenticated requests are not limited")
     }
 }
+
+final class TurnMalformedRequestTests: XCTestCase {
+    func testUnreadableAttributesGet400WithTheTransactionID() throws {
+        var core = TurnCore(limits: TurnLimits())
+        // An Allocate whose only attribute claims 8 bytes but carries 4.
+        var bytes: [UInt8] = [0x00, 0x03, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42] + (1...12).map { UInt8($0) }
+        bytes += [0x00, 0x19, 0x00, 0x08, 0x11, 0x00, 0x00, 0x00]
+        let header = try bytes.withUnsafeBytes { try StunHeader.peek($0) }
+        XCTAssertNil(try? bytes.withUnsafeBytes { try StunMessageView($0) }, "the attribute chain is broken")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+        defer { buffer.deallocate() }
+        guard case .reply(let length) = core.rejectMalformed(header, from: client, now: 0, into: buffer) else { return XCTFail() }
+        let view = try StunMessageView(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+        XCTAssertEqual(view.errorCode?.code, 400)
+        XCTAssertEqual(view.type, StunMessageType(method: .allocate, messageClass: .errorResponse))
+        XCTAssertEqual(view.transactionID, header.transactionID)
+        XCTAssertEqual(core.counters.malformedRequests, 1)
+    }
+}
