@@ -1,3 +1,4 @@
+import CBenchShim
 import CSystem
 import Glibc
 
@@ -120,4 +121,34 @@ func sendDatagrams(_ fd: Int32, _ headers: UnsafeMutablePointer<rtcgate_mmsghdr>
         done += Int(sent)
     }
     return done
+}
+
+/// The schedule every closed-loop engine runs: warm-up, then the measured interval; epoll
+/// wake-ups bounded by the next timeout scan and the next phase edge; stops at the deadline (or
+/// earlier when `keepGoing` turns false). The engine supplies what happens at each step.
+/// Returns the clock, with its measurement edges filled in.
+func runClosedLoop(epfd: Int32, config: LoadConfig, tokens: UnsafeMutablePointer<UInt32>, masks: UnsafeMutablePointer<UInt32>,
+                   keepGoing: () -> Bool = { true }, onMeasurementStart: () -> Void,
+                   onEvent: (UInt32) -> Void, onScan: (UInt64) -> Void) -> MeasurementClock {
+    var now = monotonicNanos()
+    var clock = MeasurementClock(now: now, config: config)
+    let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
+    var nextScan = now + scanInterval
+    while now < clock.end && keepGoing() {
+        if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) { onMeasurementStart() }
+        let wake = min(nextScan, clock.nextPhaseEdge)
+        let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
+        let n = rb_epoll_wait(epfd, tokens, masks, 256, waitMs)
+        if n > 0 { for e in 0..<Int(n) { onEvent(tokens[e]) } }
+        now = monotonicNanos()
+        if now >= nextScan {
+            onScan(now)
+            nextScan = now + scanInterval
+        }
+    }
+    if !clock.measuring {
+        clock.actualStart = monotonicNanos()
+        clock.cpuStart = ownCPUSeconds()
+    }
+    return clock
 }

@@ -64,34 +64,21 @@ final class TCPLoadGenerator {
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
     func run() -> LoadResult {
-        var now = monotonicNanos()
-        var clock = MeasurementClock(now: now, config: config)
         var invalidDuringWarmup: UInt64 = 0
-        let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
-        var nextScan = now + scanInterval
         for c in 0..<connections.count { sendRequest(c) }
-        while now < clock.end && connections.contains(where: { $0.alive }) {
-            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
-                invalidDuringWarmup = counters.invalid
-                counters = LoadCounters()
-                histogram.reset()
+        let clock = runClosedLoop(epfd: epfd, config: config, tokens: eventTokens, masks: eventMasks,
+                                  keepGoing: { connections.contains(where: { $0.alive }) }, onMeasurementStart: {
+            invalidDuringWarmup = counters.invalid
+            counters = LoadCounters()
+            histogram.reset()
+        }, onEvent: { receive(Int($0)) }, onScan: { now in
+            for c in 0..<connections.count where connections[c].alive && connections[c].outstanding
+                && now &- connections[c].sentAt > config.timeoutNanos {
+                counters.lost += 1
+                connections[c].lastLostCounter = connections[c].counter
+                sendRequest(c)
             }
-            let wake = min(nextScan, clock.nextPhaseEdge)
-            let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
-            let n = rb_epoll_wait(epfd, eventTokens, eventMasks, 256, waitMs)
-            if n > 0 { for e in 0..<Int(n) { receive(Int(eventTokens[e])) } }
-            now = monotonicNanos()
-            if now >= nextScan {
-                for c in 0..<connections.count where connections[c].alive && connections[c].outstanding
-                    && now &- connections[c].sentAt > config.timeoutNanos {
-                    counters.lost += 1
-                    connections[c].lastLostCounter = connections[c].counter
-                    sendRequest(c)
-                }
-                nextScan = now + scanInterval
-            }
-        }
-        if !clock.measuring { clock.actualStart = monotonicNanos(); clock.cpuStart = ownCPUSeconds() }
+        })
         let endTime = monotonicNanos()
         return LoadResult(
             counters: counters, invalidDuringWarmup: invalidDuringWarmup,

@@ -249,36 +249,18 @@ final class TurnLoadGenerator {
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
     func run() -> TurnResult {
-        var now = monotonicNanos()
-        var clock = MeasurementClock(now: now, config: config)
         var invalidDuringWarmup: UInt64 = 0
-        let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
-        var nextScan = now + scanInterval
         for a in 0..<allocations {
             for k in 0..<window { pending[k] = Int32(k) }
             send(allocation: a, count: window)
         }
-        while now < clock.end {
-            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
-                invalidDuringWarmup = counters.invalid
-                counters = TurnCounters()
-                histogram.reset()
-            }
-            let wake = min(nextScan, clock.nextPhaseEdge)
-            let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
-            let n = rb_epoll_wait(epfd, eventTokens, eventMasks, 256, waitMs)
-            if n > 0 {
-                for e in 0..<Int(n) {
-                    let token = eventTokens[e]
-                    if token == Self.echoToken { echo.drain(&counters) } else { drain(allocation: Int(token)) }
-                }
-            }
-            now = monotonicNanos()
-            if now >= nextScan {
-                expireTimeouts(now: now)
-                nextScan = now + scanInterval
-            }
-        }
+        let clock = runClosedLoop(epfd: epfd, config: config, tokens: eventTokens, masks: eventMasks, onMeasurementStart: {
+            invalidDuringWarmup = counters.invalid
+            counters = TurnCounters()
+            histogram.reset()
+        }, onEvent: { token in
+            if token == Self.echoToken { echo.drain(&counters) } else { drain(allocation: Int(token)) }
+        }, onScan: { expireTimeouts(now: $0) })
         let endTime = monotonicNanos()
         let serverEnd = config.serverPid.flatMap { ServerSample.read(pid: $0) }
         return TurnResult(

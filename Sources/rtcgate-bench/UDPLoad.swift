@@ -101,34 +101,17 @@ final class UDPLoadGenerator {
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
     func run() -> LoadResult {
-        var now = monotonicNanos()
-        var clock = MeasurementClock(now: now, config: config)
         var invalidDuringWarmup: UInt64 = 0
-        let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
-        var nextScan = now + scanInterval
         for s in 0..<fds.count {
             let first = socketFirstSlot[s]
             for k in 0..<socketSlotCount[s] { pending[k] = Int32(first + k) }
             send(socket: s, count: socketSlotCount[s])
         }
-        while now < clock.end {
-            if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) {
-                invalidDuringWarmup = counters.invalid
-                counters = LoadCounters()
-                histogram.reset()
-            }
-            let wake = min(nextScan, clock.nextPhaseEdge)
-            let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
-            let n = rb_epoll_wait(epfd, eventTokens, eventMasks, 256, waitMs)
-            if n > 0 {
-                for e in 0..<Int(n) { drain(socket: Int(eventTokens[e])) }
-            }
-            now = monotonicNanos()
-            if now >= nextScan {
-                expireTimeouts(now: now)
-                nextScan = now + scanInterval
-            }
-        }
+        let clock = runClosedLoop(epfd: epfd, config: config, tokens: eventTokens, masks: eventMasks, onMeasurementStart: {
+            invalidDuringWarmup = counters.invalid
+            counters = LoadCounters()
+            histogram.reset()
+        }, onEvent: { drain(socket: Int($0)) }, onScan: { expireTimeouts(now: $0) })
         let endTime = monotonicNanos()
         let serverEnd = config.serverPid.flatMap { ServerSample.read(pid: $0) }
         return LoadResult(
