@@ -30,23 +30,10 @@ struct StunBench: ParsableCommand {
     @Option(help: "Requests in flight in total (UDP; TCP uses one per connection).")
     var window = 64
 
-    @Option(help: "Measured interval in seconds.")
-    var duration = 10.0
-
-    @Option(help: "Warm-up in seconds, excluded from all figures.")
-    var warmup = 2.0
-
-    @Option(name: .customLong("timeout-ms"), help: "A request outstanding this long is counted lost and replaced.")
-    var timeoutMs = 1000
-
     @Flag(help: "Add FINGERPRINT to requests.")
     var fingerprint = false
 
-    @Option(name: .customLong("server-pid"), help: "Server process to sample CPU/RSS/threads of (/proc).")
-    var serverPid: Int32?
-
-    @Flag(help: "Print one JSON object instead of the summary.")
-    var json = false
+    @OptionGroup var runOptions: RunOptions
 
     @Flag(help: "Use TCP (RFC 8489 framing by header length), one request at a time per connection.")
     var tcp = false
@@ -54,9 +41,6 @@ struct StunBench: ParsableCommand {
     func validate() throws {
         guard (1...4096).contains(sockets) else { throw ValidationError("--sockets must be 1...4096") }
         guard tcp || (sockets...65_536).contains(window) else { throw ValidationError("--window must be ≥ --sockets and ≤ 65536") }
-        guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be in (0, 86400]") }
-        guard warmup >= 0, warmup <= 3600 else { throw ValidationError("--warmup must be in [0, 3600]") }
-        guard (1...60_000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 1...60000") }
     }
 
     func run() throws {
@@ -65,8 +49,8 @@ struct StunBench: ParsableCommand {
         do { endpoint = try ServerEndpoint(parsing: server) } catch { throw ValidationError("\(error)") }
         let config = LoadConfig(
             server: endpoint, sockets: sockets, window: tcp ? sockets : window,
-            durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
-            timeoutNanos: UInt64(timeoutMs) * 1_000_000, fingerprint: fingerprint, serverPid: serverPid)
+            durationNanos: runOptions.durationNanos, warmupNanos: runOptions.warmupNanos,
+            timeoutNanos: runOptions.timeoutNanos, fingerprint: fingerprint, serverPid: runOptions.serverPid)
         let result: LoadResult
         do {
             result = tcp ? try TCPLoadGenerator(config: config).run() : try UDPLoadGenerator(config: config).run()
@@ -75,7 +59,7 @@ struct StunBench: ParsableCommand {
             throw ExitCode(2)
         }
         let report = Report(result: result, server: server, fingerprint: fingerprint)
-        print(json ? report.json() : report.text())
+        print(runOptions.json ? report.json() : report.text())
         if result.failed { throw ExitCode(1) }
     }
 }

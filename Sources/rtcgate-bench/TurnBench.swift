@@ -43,20 +43,7 @@ struct TurnBench: ParsableCommand {
     @Option(help: "channel (ChannelData), send (Send/Data indications) or hold (no traffic).")
     var mode = "channel"
 
-    @Option(help: "Measured interval (hold: holding time) in seconds.")
-    var duration = 10.0
-
-    @Option(help: "Warm-up in seconds, excluded from all figures.")
-    var warmup = 2.0
-
-    @Option(name: .customLong("timeout-ms"), help: "A payload (or set-up request) unanswered this long is lost.")
-    var timeoutMs = 1000
-
-    @Option(name: .customLong("server-pid"), help: "Server process to sample CPU/RSS/threads of (/proc).")
-    var serverPid: Int32?
-
-    @Flag(help: "Print one JSON object instead of the summary.")
-    var json = false
+    @OptionGroup var runOptions: RunOptions
 
     private var turnMode: TurnMode { TurnMode(rawValue: mode) ?? .channel }
 
@@ -66,12 +53,10 @@ struct TurnBench: ParsableCommand {
         guard (1...maxAllocations).contains(allocations) else { throw ValidationError("--allocations must be 1...\(maxAllocations)") }
         guard (1...256).contains(window) else { throw ValidationError("--window must be 1...256") }
         guard (TurnWire.stampSize...1200).contains(payload) else { throw ValidationError("--payload must be 24...1200") }
-        guard (1...60_000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 1...60000") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
         // No Refresh, ChannelBind or CreatePermission refreshes are sent: stay within the
         // permission lifetime (300 s), and the allocation lifetime (600 s) when holding.
         let limit = turnMode == .hold ? 540.0 : 280.0
-        guard duration > 0, duration + (turnMode == .hold ? 0 : warmup) <= limit else {
+        guard runOptions.duration + (turnMode == .hold ? 0 : runOptions.warmup) <= limit else {
             throw ValidationError("--duration\(turnMode == .hold ? "" : " + --warmup") must be in (0, \(Int(limit))] s (no refreshes are sent)")
         }
     }
@@ -82,7 +67,7 @@ struct TurnBench: ParsableCommand {
         let endpoint: ServerEndpoint
         do { endpoint = try ServerEndpoint(parsing: server) } catch { throw ValidationError("\(error)") }
         guard !endpoint.isIPv6 else { throw ValidationError("turn needs an IPv4 server (the echo peer is 127.0.0.1)") }
-        let timeoutNanos = UInt64(timeoutMs) * 1_000_000
+        let timeoutNanos = runOptions.timeoutNanos
         let session = TurnSession(credentials: TurnCredentials(username: user, password: password, realm: realm),
                                   timeoutNanos: timeoutNanos)
         let echo: EchoPeer
@@ -90,7 +75,7 @@ struct TurnBench: ParsableCommand {
         let peer = TransportAddress(ip: IPAddress("127.0.0.1")!, port: echo.port)
 
         var report = TurnReport(mode: turnMode, server: server, allocations: allocations, window: window, payload: payload)
-        report.serverBeforeSetup = serverPid.flatMap { ServerSample.read(pid: $0) }
+        report.serverBeforeSetup = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
         let setupStart = monotonicNanos()
         // Bounded: a minute plus 20 ms per allocation, whatever the server does.
         let setupDeadline = setupStart + 60_000_000_000 + UInt64(allocations) * 20_000_000
@@ -127,23 +112,23 @@ struct TurnBench: ParsableCommand {
             report.serverStart = report.serverBeforeSetup
             let holdStart = monotonicNanos()
             let cpuStart = ownCPUSeconds()
-            let serverHoldStart = serverPid.flatMap { ServerSample.read(pid: $0) }
-            let end = holdStart + UInt64(duration * 1e9)
+            let serverHoldStart = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
+            let end = holdStart + runOptions.durationNanos
             while true {
                 let now = monotonicNanos()
                 guard now < end else { break }
                 var ts = timespec(tv_sec: 0, tv_nsec: Int(min(end - now, 100_000_000)))
                 nanosleep(&ts, nil)
             }
-            report.serverEnd = serverPid.flatMap { ServerSample.read(pid: $0) }
+            report.serverEnd = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
             report.holdCPUStart = serverHoldStart
             report.elapsedSeconds = Double(monotonicNanos() - holdStart) / 1e9
             report.generatorCPUSeconds = ownCPUSeconds() - cpuStart
         } else {
             let config = LoadConfig(
                 server: endpoint, sockets: allocations, window: allocations * window,
-                durationNanos: UInt64(duration * 1e9), warmupNanos: UInt64(warmup * 1e9),
-                timeoutNanos: timeoutNanos, fingerprint: false, serverPid: serverPid)
+                durationNanos: runOptions.durationNanos, warmupNanos: runOptions.warmupNanos,
+                timeoutNanos: timeoutNanos, fingerprint: false, serverPid: runOptions.serverPid)
             let generator: TurnLoadGenerator
             do {
                 generator = try TurnLoadGenerator(config: config, mode: turnMode, window: window, payload: payload,
@@ -162,8 +147,8 @@ struct TurnBench: ParsableCommand {
         let (deleted, errors) = session.deleteAll()
         report.deleted = deleted
         report.deleteErrors = errors
-        report.serverAfterDelete = serverPid.flatMap { ServerSample.read(pid: $0) }
-        print(json ? report.json() : report.text())
+        report.serverAfterDelete = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
+        print(runOptions.json ? report.json() : report.text())
         if report.failed { throw ExitCode(1) }
     }
 
