@@ -153,8 +153,6 @@ final class TurnLoadGenerator {
         var outstanding = false
     }
 
-    static let recvBatch = 64
-    static let datagramCapacity = 2048
     static let echoToken = UInt32.max
 
     private let config: LoadConfig
@@ -178,9 +176,7 @@ final class TurnLoadGenerator {
     private let requestIov: UnsafeMutablePointer<iovec>
     private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
     private let pending: UnsafeMutablePointer<Int32>
-    private let recvArea: UnsafeMutableRawPointer
-    private let recvIov: UnsafeMutablePointer<iovec>
-    private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let ring = ReceiveRing()
     private let eventTokens: UnsafeMutablePointer<UInt32>
     private let eventMasks: UnsafeMutablePointer<UInt32>
 
@@ -206,17 +202,8 @@ final class TurnLoadGenerator {
         sendHeaders = .allocate(capacity: window)
         sendHeaders.initialize(repeating: rtcgate_mmsghdr(), count: window)
         pending = .allocate(capacity: window)
-        recvArea = .allocate(byteCount: Self.recvBatch * Self.datagramCapacity, alignment: 16)
-        recvIov = .allocate(capacity: Self.recvBatch)
-        recvHeaders = .allocate(capacity: Self.recvBatch)
-        recvHeaders.initialize(repeating: rtcgate_mmsghdr(), count: Self.recvBatch)
         eventTokens = .allocate(capacity: 256)
         eventMasks = .allocate(capacity: 256)
-        for i in 0..<Self.recvBatch {
-            recvIov[i] = iovec(iov_base: recvArea + i * Self.datagramCapacity, iov_len: Self.datagramCapacity)
-            recvHeaders[i].msg_hdr.msg_iov = recvIov + i
-            recvHeaders[i].msg_hdr.msg_iovlen = 1
-        }
         var size = 0
         for a in 0..<allocations {
             for k in 0..<window {
@@ -243,8 +230,7 @@ final class TurnLoadGenerator {
     deinit {
         if epfd >= 0 { close(epfd) }
         slots.deallocate(); requestArea.deallocate(); requestIov.deallocate()
-        sendHeaders.deallocate(); pending.deallocate(); recvArea.deallocate()
-        recvIov.deallocate(); recvHeaders.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
+        sendHeaders.deallocate(); pending.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
     }
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
@@ -272,27 +258,15 @@ final class TurnLoadGenerator {
 
     /// Receives everything queued on an allocation's socket, validates it, refills the window.
     private func drain(allocation a: Int) {
-        let fd = fds[a]
         var retired = 0
-        for _ in 0..<4 {
-            let got = rtcgate_recvmmsg(fd, recvHeaders, UInt32(Self.recvBatch), Int32(MSG_DONTWAIT))
-            let receivedAt = monotonicNanos()
-            if got < 0 {
-                if errno != EAGAIN && errno != EINTR { counters.receiveErrors += 1 }
-                break
+        let ok = ring.drain(fds[a]) { datagram, length, receivedAt in
+            let k = handle(datagram, count: length, allocation: a, receivedAt: receivedAt)
+            if k >= 0 {
+                pending[retired] = Int32(k)
+                retired += 1
             }
-            for m in 0..<Int(got) {
-                let truncated = (recvHeaders[m].msg_hdr.msg_flags & Int32(MSG_TRUNC)) != 0
-                let length = truncated ? -1 : Int(recvHeaders[m].msg_len)
-                let k = handle(recvArea + m * Self.datagramCapacity, count: length, allocation: a, receivedAt: receivedAt)
-                if k >= 0 {
-                    pending[retired] = Int32(k)
-                    retired += 1
-                }
-                recvHeaders[m].msg_hdr.msg_flags = 0
-            }
-            if Int(got) < Self.recvBatch { break }
         }
+        if !ok { counters.receiveErrors += 1 }
         if retired > 0 { send(allocation: a, count: retired) }
     }
 

@@ -19,8 +19,6 @@ final class UDPLoadGenerator {
         var outstanding = false
     }
 
-    static let datagramCapacity = 2048
-    static let recvBatch = 64
 
     private let config: LoadConfig
     private let crc = CRC32()
@@ -42,9 +40,7 @@ final class UDPLoadGenerator {
     private let requestIov: UnsafeMutablePointer<iovec>
     private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
     private let pending: UnsafeMutablePointer<Int32>
-    private let recvArea: UnsafeMutableRawPointer
-    private let recvIov: UnsafeMutablePointer<iovec>
-    private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let ring = ReceiveRing()
     private let eventTokens: UnsafeMutablePointer<UInt32>
     private let eventMasks: UnsafeMutablePointer<UInt32>
 
@@ -60,18 +56,8 @@ final class UDPLoadGenerator {
         sendHeaders = .allocate(capacity: maxSlotsPerSocket)
         sendHeaders.initialize(repeating: rtcgate_mmsghdr(), count: maxSlotsPerSocket)
         pending = .allocate(capacity: maxSlotsPerSocket)
-        let batch = Self.recvBatch
-        recvArea = .allocate(byteCount: batch * Self.datagramCapacity, alignment: 16)
-        recvIov = .allocate(capacity: batch)
-        recvHeaders = .allocate(capacity: batch)
-        recvHeaders.initialize(repeating: rtcgate_mmsghdr(), count: batch)
         eventTokens = .allocate(capacity: 256)
         eventMasks = .allocate(capacity: 256)
-        for i in 0..<batch {
-            recvIov[i] = iovec(iov_base: recvArea + i * Self.datagramCapacity, iov_len: Self.datagramCapacity)
-            recvHeaders[i].msg_hdr.msg_iov = recvIov + i
-            recvHeaders[i].msg_hdr.msg_iovlen = 1
-        }
         epfd = rb_epoll_create()
         guard epfd >= 0 else { throw BenchError.posix("epoll_create1") }
         var first = 0
@@ -95,8 +81,7 @@ final class UDPLoadGenerator {
         for fd in fds { close(fd) }
         if epfd >= 0 { close(epfd) }
         slots.deallocate(); requestArea.deallocate(); requestIov.deallocate()
-        sendHeaders.deallocate(); pending.deallocate(); recvArea.deallocate()
-        recvIov.deallocate(); recvHeaders.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
+        sendHeaders.deallocate(); pending.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
     }
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
@@ -124,26 +109,14 @@ final class UDPLoadGenerator {
 
     /// Receives everything queued on a socket, validates it and refills the window.
     private func drain(socket s: Int) {
-        let fd = fds[s]
         var retired = 0
-        for _ in 0..<4 {
-            let got = rtcgate_recvmmsg(fd, recvHeaders, UInt32(Self.recvBatch), Int32(MSG_DONTWAIT))
-            let receivedAt = monotonicNanos()
-            if got < 0 {
-                if errno != EAGAIN && errno != EINTR { counters.receiveErrors += 1 }
-                break
+        let ok = ring.drain(fds[s]) { datagram, length, receivedAt in
+            if let slot = handle(datagram, count: length, socket: s, receivedAt: receivedAt) {
+                pending[retired] = Int32(slot)
+                retired += 1
             }
-            for m in 0..<Int(got) {
-                let truncated = (recvHeaders[m].msg_hdr.msg_flags & Int32(MSG_TRUNC)) != 0
-                let length = truncated ? -1 : Int(recvHeaders[m].msg_len)
-                if let slot = handle(recvArea + m * Self.datagramCapacity, count: length, socket: s, receivedAt: receivedAt) {
-                    pending[retired] = Int32(slot)
-                    retired += 1
-                }
-                recvHeaders[m].msg_hdr.msg_flags = 0
-            }
-            if Int(got) < Self.recvBatch { break }
         }
+        if !ok { counters.receiveErrors += 1 }
         if retired > 0 { send(socket: s, count: retired) }
     }
 
