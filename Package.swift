@@ -14,6 +14,7 @@ let package = Package(
     targets: [
         // System-library shims.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .target(name: "CSystem", path: "Sources/CSystem"),
         .target(name: "CBenchShim", path: "Sources/CBenchShim"),
 
@@ -24,6 +25,7 @@ let package = Package(
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
+        .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
 
         // Executables.
         .executableTarget(
@@ -39,10 +41,12 @@ let package = Package(
 
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),
+        .target(name: "BrokerHarness", path: "Tests/Support/BrokerHarness"),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "MallocCounter"]),
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN", "MallocCounter"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN"]),
     ],

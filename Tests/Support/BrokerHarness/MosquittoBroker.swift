@@ -1,0 +1,163 @@
+import Foundation
+import Glibc
+
+/// A failure of the broker harness (missing tool, broker not starting), with what was seen.
+public struct BrokerHarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A real mosquitto broker on a free 127.0.0.1 port, private to one test, in its own folder.
+///
+/// `.open` runs an anonymous broker (for the MQTT client's own tests). `.rtcgate(users:)` runs the
+/// configuration rtcgate ships (`packaging/mosquitto/rtcgate.conf` and `rtcgate.acl`): the conf is
+/// used line for line, with only its `/etc/mosquitto/` paths pointed at the test's folder and a
+/// loopback listener put in front; the ACL file is copied unchanged; the password file is made with
+/// `mosquitto_passwd`.
+public final class MosquittoBroker {
+    public enum Setup {
+        case open
+        case rtcgate(users: [String: String])
+    }
+
+    public let port: UInt16
+    public let directory: String
+    public let configPath: String
+    public let logPath: String
+    private var process: Process?
+
+    public static var repoRoot: String {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                return directory.path
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+
+    public static func tool(_ name: String) -> String? {
+        ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin"].map { "\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public init(_ setup: Setup, port: UInt16? = nil) throws {
+        guard Self.tool("mosquitto") != nil else {
+            throw BrokerHarnessError("mosquitto is not installed (packaging/dev/setup.sh installs it)")
+        }
+        self.port = try port ?? Self.freeTCPPort()
+        directory = NSTemporaryDirectory() + "rtcgate-broker-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        configPath = directory + "/mosquitto.conf"
+        logPath = directory + "/mosquitto.log"
+        var lines = ["listener \(self.port) 127.0.0.1"]
+        switch setup {
+        case .open:
+            lines += ["allow_anonymous true", "persistence false"]
+        case .rtcgate(let users):
+            let packaging = Self.repoRoot + "/packaging/mosquitto"
+            let shipped = try String(contentsOfFile: packaging + "/rtcgate.conf", encoding: .utf8)
+            lines += shipped.split(separator: "\n", omittingEmptySubsequences: false).map {
+                $0.replacingOccurrences(of: "/etc/mosquitto/", with: directory + "/")
+            }
+            try FileManager.default.copyItem(atPath: packaging + "/rtcgate.acl", toPath: directory + "/rtcgate.acl")
+            try Self.writePasswords(users, to: directory + "/rtcgate.passwd")
+        }
+        lines += ["log_dest file \(logPath)", "log_type error", "log_type warning", "log_type notice",
+                  "log_type information"]
+        try lines.joined(separator: "\n").appending("\n").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static func writePasswords(_ users: [String: String], to path: String) throws {
+        guard let tool = tool("mosquitto_passwd") else { throw BrokerHarnessError("mosquitto_passwd is not installed") }
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        for (user, password) in users.sorted(by: { $0.key < $1.key }) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = ["-b", path, user, password]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw BrokerHarnessError("mosquitto_passwd failed for \(user)") }
+        }
+    }
+
+    /// Starts (or restarts) the broker on the same port and waits (≤ 10 s) until it accepts TCP.
+    public func start() throws {
+        guard process?.isRunning != true, let binary = Self.tool("mosquitto") else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["-c", configPath]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if Self.accepts(port: port) { return }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+        throw BrokerHarnessError("mosquitto did not start on 127.0.0.1:\(port); log:\n\(log)")
+    }
+
+    /// Stops the broker (SIGTERM, then SIGKILL after 5 s) and reaps it.
+    public func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    public var isRunning: Bool { process?.isRunning == true }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// True when something accepts a TCP connection on 127.0.0.1:`port`.
+    public static func accepts(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    public static func freeTCPPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw BrokerHarnessError("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw BrokerHarnessError("bind: errno \(errno)") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
