@@ -22,6 +22,8 @@ struct GatewayConfiguration {
     /// The TURN relay's settings as configured (coturn's names); TURN runs when a user or a
     /// REST secret is configured.
     var turn = TurnOptions()
+    /// The signaling plane (MQTT); runs when `mqtt-host` is set.
+    var signaling = SignalingOptions()
     /// Where each option's value came from, for `check-config`.
     var origins: [String: String] = [:]
 
