@@ -1,0 +1,79 @@
+/// Time-driven work: timeouts, ICE_CONFIG issuance and pushes, return windows, shutdown.
+extension SignalingRouter {
+    /// Ends timed-out sessions, pushes fresh ICE_CONFIGs before credentials expire, and forgets
+    /// expired presence return windows. Call every 100–250 ms; cost is O(sessions + windows).
+    public func tick(clock: SignalingClock, into out: inout [OutboundMessage]) {
+        let now = clock.monotonicMs
+        func elapsed(since t: UInt64) -> UInt64 { now > t ? now - t : 0 }
+        let expired = sessions.filter { session in
+            (session.state == .offered && elapsed(since: session.createdMs) >= config.offerTimeoutMs)
+                || elapsed(since: session.lastActivityMs) >= config.idleTimeoutMs
+        }
+        for session in expired {
+            end(session, reason: .timeout, notify: [session.key.low, session.key.high], into: &out)
+        }
+        pushDueIceConfigs(clock: clock, into: &out)
+        if !returnWindows.isEmpty {
+            returnWindows = returnWindows.filter { $0.value.deadlineMs > now }
+        }
+    }
+
+    /// Graceful shutdown: `GO_AWAY {graceSec}` to every client with a live session, then
+    /// `END shutdown` to both parties of each session. Later OFFERs get `resources`.
+    public func shutdown(graceSec: Int, clock: SignalingClock, into out: inout [OutboundMessage]) {
+        isShuttingDown = true
+        let live = sessions.ordered()
+        var told = Set<String>()
+        for session in live {
+            for id in [session.key.low, session.key.high] where told.insert(id).inserted {
+                notify(GatewayMessages.goAway(graceSec: graceSec), to: id, into: &out)
+            }
+        }
+        for session in live {
+            end(session, reason: .shutdown, notify: [session.key.low, session.key.high], into: &out)
+        }
+    }
+
+    /// The ICE_CONFIG body for `record`, minting fresh TURN credentials and recording their expiry.
+    ///
+    /// When no credential can be minted (no TURN secret configured, or no TURN URLs), the body
+    /// lists the STUN servers only; `ttl` and `iceTransportPolicy` are still present.
+    func iceConfigBody(for record: ClientRecord, clock: SignalingClock) -> JSONValue {
+        let ttl = config.iceTTLSeconds
+        var servers: [JSONValue] = []
+        if !iceServers.stun.isEmpty {
+            servers.append(["urls": .array(iceServers.stun.map(JSONValue.string))])
+        }
+        var expiry: UInt64?
+        if !iceServers.turn.isEmpty, let credential = minter.mint(clientId: record.id, unixNow: clock.unixSeconds, ttl: ttl) {
+            servers.append(["urls": .array(iceServers.turn.map(JSONValue.string)),
+                            "username": .string(credential.username), "credential": .string(credential.credential)])
+            expiry = clock.unixSeconds + ttl
+        } else {
+            stats.iceWithoutCredentials += 1
+        }
+        if ensureClient(record.id, nowMs: clock.monotonicMs) {
+            clients[record.id]?.iceExpiryUnix = expiry
+        }
+        return ["iceServers": .array(servers), "ttl": .number(JSONNumber(ttl)),
+                "iceTransportPolicy": record.relayOnly ? "relay" : "all"]
+    }
+
+    /// Pushes ICE_CONFIG (no mid) to clients with a live session whose credentials expire
+    /// within the refresh lead time.
+    private func pushDueIceConfigs(clock: SignalingClock, into out: inout [OutboundMessage]) {
+        let deadline = clock.unixSeconds + config.effectiveIceRefreshLeadSeconds
+        var due = Set<String>()
+        for key in sessions.sessions.keys {
+            for id in [key.low, key.high] {
+                if let expiry = clients[id]?.iceExpiryUnix, expiry <= deadline { due.insert(id) }
+            }
+        }
+        for id in due.sorted() {
+            guard let record = policy.record(id) else { continue }
+            let body = iceConfigBody(for: record, clock: clock)
+            stats.icePushes += 1
+            notify(GatewayMessages.iceConfig(mid: nil, body: body), to: id, into: &out)
+        }
+    }
+}
