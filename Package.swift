@@ -21,6 +21,7 @@ let package = Package(
         // Pure protocol cores.
         .target(name: "STUN", dependencies: ["COpenSSL"]),
         .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
+        .target(name: "Signaling"),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
@@ -31,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "MediaPlane", "STUN", "Reactor",
+                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -46,9 +47,10 @@ let package = Package(
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN", "MallocCounter"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
+        .testTarget(name: "SignalingTests", dependencies: ["Signaling"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -75,6 +75,6 @@ enum MQTTLibrary {
 }
 
 extension MQTTClient {
-    /// The broker connection's descriptor, or -1.
-    var socketDescriptor: Int32 { mosquitto_socket(handle) }
+    /// The broker connection's descriptor, or -1 (for diagnostics and tests).
+    public var socketDescriptor: Int32 { mosquitto_socket(handle) }
 }

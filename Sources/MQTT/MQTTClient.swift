@@ -103,30 +103,57 @@ public final class MQTTClient: EventHandler, TimerHandler {
         attempt(first: true)
     }
 
-    /// Publishes the offline message (if configured and connected), disconnects cleanly and stops
-    /// retrying. Waits at most `flushMillis` for the goodbye to reach the socket.
-    public func stop(flushMillis: Int = 500) {
+    /// Publishes the offline message (if configured and connected), waits (at most `flushMillis`)
+    /// until the broker has acknowledged every QoS 1 publish, disconnects cleanly and stops
+    /// retrying. The socket is half-closed and drained before it is closed, so the kernel never
+    /// answers unread data with a reset that would make the broker drop what it has not read yet.
+    public func stop(flushMillis: Int = 1_000) {
         guard started, !stopping else { return }
-        stopping = true
         if let reconnectTimer { loop.timers.cancel(reconnectTimer) }
         if let housekeepingTimer { loop.timers.cancel(housekeepingTimer) }
         if isConnected, let offline = config.offlineMessage {
             _ = publish(topic: offline.topic, payload: offline.payload, retain: offline.retain)
         }
+        let deadline = MonotonicClock.now() + UInt64(flushMillis) * 1_000_000
+        while isConnected, pendingAckCount > 0, MonotonicClock.now() < deadline {
+            guard pollSocket(wantRead: true, millis: 20) else { break }
+        }
+        stopping = true
         _ = mosquitto_disconnect(handle)
-        flush(flushMillis: flushMillis)
+        while mosquitto_want_write(handle), MonotonicClock.now() < deadline {
+            guard pollSocket(wantRead: false, millis: 20) else { break }
+        }
+        let fd = mosquitto_socket(handle)
+        if fd >= 0 {
+            Glibc.shutdown(fd, Int32(SHUT_WR))
+            var scratch = [UInt8](repeating: 0, count: 4096)
+            let drainUntil = min(deadline, MonotonicClock.now() + 200_000_000)
+            while MonotonicClock.now() < drainUntil {
+                var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&descriptor, 1, 20) >= 0 else { break }
+                if descriptor.revents == 0 { continue }
+                if read(fd, &scratch, scratch.count) <= 0 { break }
+            }
+        }
         isConnected = false
         syncRegistration()
     }
 
-    /// Writes out whatever libmosquitto holds, polling the socket for at most `flushMillis`.
-    private func flush(flushMillis: Int) {
-        let deadline = MonotonicClock.now() + UInt64(flushMillis) * 1_000_000
-        while mosquitto_want_write(handle), mosquitto_socket(handle) >= 0, MonotonicClock.now() < deadline {
-            var descriptor = pollfd(fd: mosquitto_socket(handle), events: Int16(POLLOUT), revents: 0)
-            _ = poll(&descriptor, 1, 50)
-            if mosquitto_loop_write(handle, 1) != MOSQ_ERR_SUCCESS.rawValue { break }
+    /// Waits up to `millis` for the socket, then lets libmosquitto read and write. False when the
+    /// connection is gone.
+    private func pollSocket(wantRead: Bool, millis: Int32) -> Bool {
+        let fd = mosquitto_socket(handle)
+        guard fd >= 0 else { return false }
+        let events = (wantRead ? POLLIN : 0) | (mosquitto_want_write(handle) ? POLLOUT : 0)
+        var descriptor = pollfd(fd: fd, events: Int16(events), revents: 0)
+        guard poll(&descriptor, 1, millis) >= 0 else { return false }
+        if wantRead, descriptor.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            if rtcgate_mosquitto_read_available(handle, 64) != MOSQ_ERR_SUCCESS.rawValue { return false }
         }
+        if mosquitto_want_write(handle) {
+            if mosquitto_loop_write(handle, 1) != MOSQ_ERR_SUCCESS.rawValue { return false }
+        }
+        return mosquitto_socket(handle) >= 0
     }
 
     private func attempt(first: Bool) {

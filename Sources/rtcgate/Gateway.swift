@@ -19,6 +19,7 @@ final class Gateway: TimerHandler {
     private var handles: [MediaWorkerHandle] = []
     private var threads: [WorkerThread] = []
     private var mainLoop: EventLoop?
+    private var signaling: SignalingService?
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
@@ -41,6 +42,16 @@ final class Gateway: TimerHandler {
                 "workers": "\(handles.count)",
                 "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).totalBytes / 1024)",
             ])
+            if configuration.signaling.enabled {
+                let service = try SignalingService(settings: try configuration.signalingSettings(media: media), loop: loop)
+                signaling = service
+                service.start()
+                logger.info("signaling plane starting", metadata: [
+                    "broker": "\(configuration.signaling.mqttHost ?? ""):\(configuration.signaling.mqttPort)",
+                    "clients": "\(configuration.signaling.clients.count)",
+                    "prefix": "\(configuration.signaling.topicPrefix)",
+                ])
+            }
             scheduleSummary(loop: loop)
             loop.run()
             withExtendedLifetime(signals) {}
@@ -88,6 +99,7 @@ final class Gateway: TimerHandler {
             reload()
         default:
             logger.notice("signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): shutting down")
+            signaling?.shutdown(graceSeconds: configuration.signaling.goAwayGraceSeconds)
             mainLoop?.waker.stop()
         }
     }
@@ -96,9 +108,11 @@ final class Gateway: TimerHandler {
     /// summary interval. Anything else needs a restart and is reported as such.
     private func reload() {
         let fresh: GatewayConfiguration
+        var freshSignaling: SignalingSettings?
         do {
             fresh = try sources.load()
-            _ = try fresh.mediaConfig()
+            let media = try fresh.mediaConfig()
+            if fresh.signaling.enabled { freshSignaling = try fresh.signalingSettings(media: media) }
         } catch {
             logger.error("reload refused, keeping the running configuration: \(error)")
             return
@@ -114,9 +128,14 @@ final class Gateway: TimerHandler {
         configuration.media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
         configuration.media.responder.burst = fresh.media.responder.burst
         configuration.statsIntervalSeconds = fresh.statsIntervalSeconds
+        if let signaling, let freshSignaling {
+            signaling.updatePolicy(freshSignaling.policy)
+            configuration.signaling.clients = fresh.signaling.clients
+        }
         logger.notice("reloaded", metadata: [
             "log_level": "\(fresh.logLevel.rawValue)",
             "stun_rate_limit": "\(fresh.media.responder.ratePerSecond)/s burst \(fresh.media.responder.burst)",
+            "signal_clients": "\(configuration.signaling.clients.count)",
             "restart_needed": "\(restartNeeded ? "yes (listeners, workers or pools changed)" : "no")",
         ])
     }
@@ -165,6 +184,7 @@ final class Gateway: TimerHandler {
                 metadata["turn_drop_\(reason.label)"] = "\(total.turn[drop: reason])"
             }
         }
+        if let signaling { metadata.merge(signaling.summary(), uniquingKeysWith: { $1 }) }
         for reason in ResponderDropReason.allCases where stun.drops[reason] > 0 {
             metadata["drop_\(reason.label)"] = "\(stun.drops[reason])"
         }

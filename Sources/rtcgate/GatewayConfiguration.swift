@@ -53,6 +53,11 @@ struct GatewayConfiguration {
         }
     }
 
+    /// The signaling plane's settings, pointing ICE_CONFIG at this gateway's STUN/TURN.
+    func signalingSettings(media: MediaWorkerConfig) throws(ConfigError) -> SignalingSettings {
+        try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn)
+    }
+
     /// The media workers' configuration, with listening addresses resolved.
     func mediaConfig() throws(ConfigError) -> MediaWorkerConfig {
         var config = media

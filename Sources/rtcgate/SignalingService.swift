@@ -1,0 +1,161 @@
+import Glibc
+import Logging
+import MQTT
+import Reactor
+import Signaling
+import TURN
+
+/// Mints the TURN credentials of `ICE_CONFIG` with the relay's own REST secrets, so what the
+/// router hands out is exactly what the TURN relay accepts.
+struct RestCredentialMinter: IceCredentialMinter {
+    let credentials: RestCredentials
+
+    func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)? {
+        credentials.mint(clientId: clientId, now: unixNow, ttl: ttl).map { ($0.username, $0.password) }
+    }
+}
+
+/// The signaling plane's shell: the MQTT client and the pure router on the main loop. Messages
+/// from the broker go through the router; what it returns is published; a timer drives the
+/// router's timeouts and ICE_CONFIG refreshes.
+final class SignalingService: MQTTClientDelegate, TimerHandler {
+    let router: SignalingRouter
+    let client: MQTTClient
+    private let loop: EventLoop
+    private let logger = Logger(label: "rtcgate.signaling")
+    private var outbox: [OutboundMessage] = []
+    private var presence = PresenceGate()
+    private let statusPrefix: String
+    private let offlinePayload = Array(#"{"state":"offline"}"#.utf8)
+    private var disconnectLogged = false
+    private var stopped = false
+    private static let tickNanos: UInt64 = 200_000_000
+
+    init(settings: SignalingSettings, loop: EventLoop) throws {
+        self.loop = loop
+        router = SignalingRouter(config: settings.router, policy: settings.policy, iceServers: settings.iceServers,
+                                 minter: settings.minter)
+        statusPrefix = settings.router.topicPrefix + "/status/"
+        var mqtt = settings.mqtt
+        mqtt.subscriptions = router.subscriptions
+        client = try MQTTClient(config: mqtt, loop: loop)
+        client.delegate = self
+        outbox.reserveCapacity(16)
+    }
+
+    func start() {
+        client.start()
+        loop.timers.schedule(at: MonotonicClock.now() + Self.tickNanos, handler: self)
+    }
+
+    /// Tells clients with live sessions to go away (GO_AWAY, END shutdown), publishes the
+    /// gateway's offline status and disconnects cleanly.
+    func shutdown(graceSeconds: Int) {
+        guard !stopped else { return }
+        stopped = true
+        if client.isConnected {
+            router.shutdown(graceSec: graceSeconds, clock: clock(), into: &outbox)
+            flushOutbox()
+        }
+        client.stop()
+    }
+
+    /// Applies a new set of provisioned clients; sessions no longer allowed end with `END policy`.
+    func updatePolicy(_ policy: SignalingPolicy) {
+        router.updatePolicy(policy, into: &outbox)
+        flushOutbox()
+    }
+
+    private func clock() -> SignalingClock {
+        SignalingClock(monotonicMs: MonotonicClock.now() / 1_000_000, unixSeconds: UInt64(max(0, time(nil))))
+    }
+
+    private func flushOutbox() {
+        for message in outbox {
+            client.publish(topic: message.topic, payload: message.payload, correlationData: message.correlationData)
+        }
+        outbox.removeAll(keepingCapacity: true)
+    }
+
+    /// Counters for the periodic summary line.
+    func summary() -> Logger.Metadata {
+        let counters = router.counters
+        let mqtt = client.counters
+        var metadata: Logger.Metadata = [
+            "mqtt_connected": "\(client.isConnected)",
+            "mqtt_connects": "\(mqtt.connects)",
+            "mqtt_in": "\(mqtt.messagesIn)",
+            "mqtt_published": "\(mqtt.published)",
+            "mqtt_acked": "\(mqtt.acknowledged)",
+            "mqtt_publish_drops": "\(mqtt.publishDrops)",
+            "signal_in": "\(counters.messagesIn)",
+            "signal_forwarded": "\(counters.forwarded)",
+            "signal_replies": "\(counters.replies)",
+            "signal_gateway_messages": "\(counters.gatewayMessages)",
+            "sessions_live": "\(counters.sessionsLive)",
+            "sessions_started": "\(counters.sessionsStarted)",
+            "presence_online": "\(counters.presenceOnline)",
+            "presence_offline": "\(counters.presenceOffline)",
+        ]
+        for code in SignalingErrorCode.allCases where counters.refusals[code] > 0 {
+            metadata["signal_refused_\(code.rawValue)"] = "\(counters.refusals[code])"
+        }
+        if presence.discardedOnBrokerLoss > 0 {
+            metadata["presence_discarded_on_broker_loss"] = "\(presence.discardedOnBrokerLoss)"
+        }
+        return metadata
+    }
+
+    // MARK: MQTTClientDelegate
+
+    func mqttClientDidConnect(_ client: MQTTClient, protocolVersion: Int) {
+        disconnectLogged = false
+        presence.brokerConnected(nowMs: clock().monotonicMs)
+        logger.notice("signaling connected to the broker", metadata: [
+            "broker": "\(client.config.host):\(client.config.port)",
+            "mqtt": "\(protocolVersion == 5 ? "5" : "3.1.1")",
+            "subscriptions": "\(router.subscriptions.joined(separator: ","))",
+        ])
+    }
+
+    func mqttClientDidDisconnect(_ client: MQTTClient, reason: String) {
+        presence.brokerLost()
+        // The first failure is a warning; the retries that follow stay quiet until it comes back.
+        if !disconnectLogged {
+            logger.warning("signaling: broker unreachable, retrying (back-off up to \(client.config.reconnectMaxMs) ms)",
+                           metadata: ["broker": "\(client.config.host):\(client.config.port)", "reason": "\(reason)"])
+            disconnectLogged = true
+        } else {
+            logger.debug("signaling: broker still unreachable", metadata: ["reason": "\(reason)"])
+        }
+    }
+
+    func mqttClient(_ client: MQTTClient, didReceive topic: String, payload: UnsafeRawBufferPointer,
+                    correlationData: [UInt8]?, retained: Bool) {
+        let now = clock()
+        if topic.hasPrefix(statusPrefix) {
+            let id = String(topic.dropFirst(statusPrefix.count))
+            guard presence.admit(id: id, payload: Array(payload), nowMs: now.monotonicMs) else { return }
+        }
+        router.handle(topic: topic, payload: payload, correlationData: correlationData, clock: now, into: &outbox)
+        flushOutbox()
+    }
+
+    // MARK: TimerHandler
+
+    func timerFired(context: UInt64, now: UInt64) {
+        guard !stopped else { return }
+        let current = clock()
+        for status in presence.release(nowMs: current.monotonicMs) {
+            router.handle(topic: statusPrefix + status.id, payload: status.payload, clock: current, into: &outbox)
+        }
+        let online = router.policy.clientIds.filter { router.isOnline($0) }
+        for id in presence.staleClients(online: online, nowMs: current.monotonicMs) {
+            logger.info("signaling: no presence from \(id) since the broker came back; treating it as offline")
+            router.handle(topic: statusPrefix + id, payload: offlinePayload, clock: current, into: &outbox)
+        }
+        router.tick(clock: current, into: &outbox)
+        flushOutbox()
+        loop.timers.schedule(at: now + Self.tickNanos, handler: self)
+    }
+}

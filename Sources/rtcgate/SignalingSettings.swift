@@ -1,0 +1,90 @@
+import Glibc
+import MQTT
+import Reactor
+import Signaling
+import TURN
+
+/// The signaling plane resolved from `SignalingOptions`: the router's limits and policy, the ICE
+/// servers it hands out, and the MQTT client's connection.
+struct SignalingSettings {
+    var router: SignalingConfig
+    var policy: SignalingPolicy
+    var iceServers: IceServerURLs
+    var minter: any IceCredentialMinter
+    var mqtt: MQTTClientConfig
+}
+
+extension SignalingOptions {
+    /// Checks and resolves the options; `listen` and `turn` say where STUN/TURN is served and with
+    /// which REST secrets, so ICE_CONFIG points at this gateway's own relay.
+    func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions) throws(ConfigError) -> SignalingSettings {
+        var router = SignalingConfig()
+        router.topicPrefix = topicPrefix
+        router.maxPayloadBytes = maxPayloadBytes
+        router.maxViewersPerDevice = maxViewersPerDevice
+        router.maxSessions = maxSessions
+        router.offerTimeoutMs = offerTimeoutSeconds * 1_000
+        router.idleTimeoutMs = idleTimeoutSeconds * 1_000
+        router.iceTTLSeconds = iceTTLSeconds
+        router.maxClients = max(16, clients.count)
+
+        var records: [ClientRecord] = []
+        for line in clients {
+            do {
+                records.append(try SignalingPolicy.parseClientLine(line))
+            } catch {
+                throw ConfigError(origin: "signal-client", message: "'\(line)': \(error)")
+            }
+        }
+        let policy = SignalingPolicy(clients: records)
+
+        let host = try iceHostname(listen: listen)
+        let port = listen.first?.port ?? 3478
+        let turnOn = turn.useAuthSecret && !turn.staticAuthSecrets.isEmpty
+        var turnURLs: [String] = []
+        if turnOn {
+            if udp { turnURLs.append("turn:\(host):\(port)?transport=udp") }
+            if tcp { turnURLs.append("turn:\(host):\(port)?transport=tcp") }
+        }
+        let iceServers = IceServerURLs(stun: udp ? ["stun:\(host):\(port)"] : [], turn: turnURLs)
+        let minter: any IceCredentialMinter = turnOn
+            ? RestCredentialMinter(credentials: RestCredentials(secrets: turn.staticAuthSecrets)) : NoIceCredentials()
+
+        var mqtt = MQTTClientConfig(host: mqttHost ?? "127.0.0.1", port: mqttPort, clientId: mqttUser,
+                                    username: mqttUser, password: try password(),
+                                    protocolChoice: mqttProtocol == "5" ? .v5 : mqttProtocol == "3.1.1" ? .v311 : .auto,
+                                    keepAliveSeconds: mqttKeepAlive)
+        if mqttTLSCAFile != nil || mqttTLSCAPath != nil {
+            mqtt.tls = MQTTTLSConfig(caFile: mqttTLSCAFile, caPath: mqttTLSCAPath, certFile: mqttTLSCertFile,
+                                     keyFile: mqttTLSKeyFile, insecureSkipHostnameCheck: mqttTLSInsecure)
+        } else if mqttTLSCertFile != nil || mqttTLSKeyFile != nil {
+            throw ConfigError(origin: "mqtt-tls-cert-file", message: "a client certificate needs mqtt-tls-ca-file or mqtt-tls-ca-path")
+        }
+        let statusTopic = "\(topicPrefix)/status/_gw"
+        mqtt.will = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"offline"}"#.utf8))
+        mqtt.onlineMessage = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"online"}"#.utf8))
+        mqtt.offlineMessage = mqtt.will
+        return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt)
+    }
+
+    /// `ice-host`, else the first listening address that is not a wildcard (IPv6 in brackets).
+    private func iceHostname(listen: [SocketAddress]) throws(ConfigError) -> String {
+        if let iceHost { return iceHost.contains(":") && !iceHost.hasPrefix("[") ? "[\(iceHost)]" : iceHost }
+        for address in listen where address.host != "0.0.0.0" && address.host != "::" {
+            return address.host.contains(":") ? "[\(address.host)]" : address.host
+        }
+        throw ConfigError(origin: "ice-host", message: "listening on a wildcard address: set ice-host to the address clients reach this gateway at")
+    }
+
+    private func password() throws(ConfigError) -> String? {
+        guard let mqttPasswordFile else { return mqttPassword }
+        guard let file = fopen(mqttPasswordFile, "r") else {
+            throw ConfigError(origin: "mqtt-password-file", message: "cannot read \(mqttPasswordFile): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 1024)
+        guard fgets(&line, Int32(line.count), file) != nil else { return "" }
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(text.prefix { $0 != "\n" && $0 != "\r" })
+    }
+}
