@@ -78,3 +78,14 @@ extension MQTTClient {
     /// The broker connection's descriptor, or -1 (for diagnostics and tests).
     public var socketDescriptor: Int32 { mosquitto_socket(handle) }
 }
+
+extension MQTTClient {
+    /// Subscribes to `filter` again (QoS 1) so the broker resends its retained messages, e.g. the
+    /// presence of clients that were provisioned while already connected. False when not connected.
+    @discardableResult
+    public func resubscribe(_ filter: String) -> Bool {
+        guard isConnected else { return false }
+        var mid: Int32 = 0
+        return mosquitto_subscribe(handle, &mid, filter, 1) == MOSQ_ERR_SUCCESS.rawValue
+    }
+}

@@ -61,9 +61,14 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
     }
 
     /// Applies a new set of provisioned clients; sessions no longer allowed end with `END policy`.
+    /// The presence subscription is renewed so the broker replays the retained status of clients
+    /// that were connected before they were provisioned.
     func updatePolicy(_ policy: SignalingPolicy) {
         router.updatePolicy(policy, into: &outbox)
         flushOutbox()
+        for filter in router.subscriptions where filter.hasSuffix("/status/+") {
+            client.resubscribe(filter)
+        }
     }
 
     private func clock() -> SignalingClock {
