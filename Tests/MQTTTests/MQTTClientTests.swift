@@ -148,6 +148,31 @@ final class MQTTClientTests: XCTestCase {
         client.stop()
     }
 
+    func testTLSToTheBrokerChecksItsCertificate() throws {
+        let broker = try MosquittoBroker(.tls)
+        let (receiver, inbox) = try client("tls-client", broker: broker, subscriptions: ["tls/#"]) { config in
+            config.tls = MQTTTLSConfig(caFile: broker.caFile)
+        }
+        spin(timeout: 0.3) { false }
+        XCTAssertTrue(receiver.publish(topic: "tls/x", payload: Array("secret".utf8)))
+        XCTAssertTrue(spin(timeout: 5) { inbox.messages.contains { $0.payload == "secret" } })
+        // A client trusting another CA never connects (and keeps trying without blocking).
+        let stranger = try MosquittoBroker(.tls)
+        var config = MQTTClientConfig(port: Int(broker.port), clientId: "wrong-ca")
+        config.tls = MQTTTLSConfig(caFile: stranger.caFile)
+        let refused = try MQTTClient(config: config, loop: loop)
+        refused.start()
+        spin(timeout: 1.5) { false }
+        XCTAssertFalse(refused.isConnected)
+        XCTAssertGreaterThanOrEqual(refused.counters.connectAttempts, 2)
+        // Plain MQTT to the TLS listener does not connect either.
+        let plain = try MQTTClient(config: MQTTClientConfig(port: Int(broker.port), clientId: "plain"), loop: loop)
+        plain.start()
+        spin(timeout: 1) { false }
+        XCTAssertFalse(plain.isConnected)
+        XCTAssertTrue(receiver.isConnected)
+    }
+
     func testBackoffDoublesWithJitterAndIsCapped() {
         var backoff = ReconnectBackoff(minMs: 100, maxMs: 2_000)
         let low = (0..<7).map { _ in backoff.nextDelayMs { _ in 0 } }

@@ -18,6 +18,9 @@ public final class MosquittoBroker {
     public enum Setup {
         case open
         case rtcgate(users: [String: String])
+        /// Anonymous, TLS only, with a server certificate for 127.0.0.1 signed by a fresh CA
+        /// (`caFile` then names the CA to trust).
+        case tls
     }
 
     public let port: UInt16
@@ -55,6 +58,10 @@ public final class MosquittoBroker {
         switch setup {
         case .open:
             lines += ["allow_anonymous true", "persistence false"]
+        case .tls:
+            try Self.makeCertificates(in: directory)
+            lines += ["cafile \(directory)/ca.crt", "certfile \(directory)/server.crt", "keyfile \(directory)/server.key",
+                      "allow_anonymous true", "persistence false"]
         case .rtcgate(let users):
             let packaging = Self.repoRoot + "/packaging/mosquitto"
             let shipped = try String(contentsOfFile: packaging + "/rtcgate.conf", encoding: .utf8)
@@ -73,6 +80,37 @@ public final class MosquittoBroker {
     deinit {
         stop()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The CA certificate of a `.tls` broker.
+    public var caFile: String { directory + "/ca.crt" }
+
+    /// A CA and a server certificate for IP 127.0.0.1, made with the openssl tool.
+    private static func makeCertificates(in directory: String) throws {
+        guard let openssl = tool("openssl") else { throw BrokerHarnessError("openssl is not installed") }
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rtcgate test CA",
+             "-keyout", "ca.key", "-out", "ca.crt"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+             "-extfile", "san.ext", "-out", "server.crt"],
+        ]
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+        for arguments in steps {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: openssl)
+            process.arguments = arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw BrokerHarnessError("openssl \(arguments.joined(separator: " ")) failed")
+            }
+        }
+        // mosquitto started as root reads its files as the `mosquitto` user: a test key must be readable.
+        chmod(directory + "/server.key", 0o644)
     }
 
     private static func writePasswords(_ users: [String: String], to path: String) throws {
