@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs rtcgate for real on this machine: installs what is missing, builds a release binary,
-# starts a local mosquitto (loopback, for the signaling plane) unless a broker already listens
+# starts a local mosquitto (loopback, rtcgate's ACL, demo users) unless a broker already listens
 # on 127.0.0.1:1883, and runs rtcgate in the foreground with the dev board profile and the
 # shipped configuration file. Ctrl-C stops both. Extra arguments go to `rtcgate run`,
 # e.g. `packaging/dev/run.sh --log-level debug --listening-port 3479`.
@@ -10,13 +10,26 @@ bash packaging/dev/setup.sh
 swift build -c release --product rtcgate
 mkdir -p .build/run
 
+# Credentials for the local broker, made once: rtcgate's own user and two demo clients that
+# rtcgate is told about (a device and a viewer in the group "demo").
+[ -s .build/run/mqtt-password ] || head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > .build/run/mqtt-password
+[ -s .build/run/demo-password ] || head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' > .build/run/demo-password
+mqtt_password=$(cat .build/run/mqtt-password)
+demo_password=$(cat .build/run/demo-password)
+rm -f .build/run/mosquitto.passwd
+mosquitto_passwd -c -b .build/run/mosquitto.passwd rtcgate "$mqtt_password"
+for id in cam-1 viewer-1; do mosquitto_passwd -b .build/run/mosquitto.passwd "$id" "$demo_password"; done
+chmod 0644 .build/run/mosquitto.passwd  # mosquitto started as root reads it as the user mosquitto
+
 broker_pid=""
 if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   mosquitto -c packaging/mosquitto/rtcgate-dev.conf > .build/run/mosquitto.log 2>&1 &
   broker_pid=$!
-  echo "run: started mosquitto on 127.0.0.1:1883 (log: .build/run/mosquitto.log)"
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
+  echo "run: started mosquitto on 127.0.0.1:1883 with rtcgate's ACL (log: .build/run/mosquitto.log)"
 else
-  echo "run: using the broker already listening on 127.0.0.1:1883"
+  echo "run: a broker already listens on 127.0.0.1:1883; rtcgate logs in to it as user rtcgate with"
+  echo "     the password in .build/run/mqtt-password (add that user and the demo users to it)"
 fi
 cleanup() { [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -27,17 +40,28 @@ trap cleanup EXIT
 secret=$(cat .build/run/turn-secret)
 
 cat <<MSG
-run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev).
+run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev), and
+     signaling over MQTT on 127.0.0.1:1883 (protocol: docs/signaling.md, prefix rtc/v1).
+     Demo clients: cam-1 (device) and viewer-1 (viewer), password $demo_password
+     Ask for ICE servers as cam-1 (one connection per client id: the broker uses the username as
+     client id, so a second connection with the same user replaces the first):
+       mosquitto_rr -h 127.0.0.1 -V 5 -u cam-1 -P $demo_password -t rtc/v1/up/cam-1 -e rtc/v1/down/cam-1 \\
+         -m '{"v":1,"type":"ICE_CONFIG_REQUEST","mid":"1","body":{}}'
+     A real WebRTC call between the two (aiortc, data channel over the relay):
+       .venv/bin/python Tests/Clients/webrtc_peer.py --broker 127.0.0.1:1883 --id cam-1 --peer viewer-1 \\
+         --password $demo_password --role answerer &
+       .venv/bin/python Tests/Clients/webrtc_peer.py --broker 127.0.0.1:1883 --id viewer-1 --peer cam-1 \\
+         --password $demo_password --role offerer
      STUN:     turnutils_stunclient 127.0.0.1
      TURN:     turnutils_peer -L 127.0.0.1 -p 3480 &
                turnutils_uclient -W $secret -e 127.0.0.1 -r 3480 -n 10 127.0.0.1
-     ICE URLs: stun:127.0.0.1:3478, turn:127.0.0.1:3478 (TURN REST credentials from the secret
-               in .build/run/turn-secret: username "<expiry>:<id>", password base64(HMAC-SHA1))
-     Stop:     Ctrl-C   Reload (log level, STUN rate limit): kill -HUP <pid>
+     Stop:     Ctrl-C   Reload (log level, STUN rate limit, signal-client lines): kill -HUP <pid>
 MSG
 .build/release/rtcgate run --board dev --config packaging/rtcgate.conf \
   --use-auth-secret --static-auth-secret "$secret" --realm rtcgate.local \
-  --allowed-peer-ip 127.0.0.1 --allowed-peer-ip ::1 "$@" &
+  --allowed-peer-ip 127.0.0.1 --allowed-peer-ip ::1 \
+  --mqtt-host 127.0.0.1 --mqtt-port 1883 --mqtt-user rtcgate --mqtt-password-file .build/run/mqtt-password \
+  --signal-client "cam-1 role=device groups=demo relay-only" --signal-client "viewer-1 role=viewer groups=demo" "$@" &
 gateway_pid=$!
 trap 'kill -TERM $gateway_pid 2>/dev/null; wait $gateway_pid; cleanup' INT TERM
 wait $gateway_pid
