@@ -11,9 +11,9 @@ extension MQTTClient {
             guard let object else { return }
             Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().didDisconnect(rc)
         }
-        mosquitto_publish_v5_callback_set(handle) { _, object, _, _, _ in
+        mosquitto_publish_v5_callback_set(handle) { _, object, mid, _, _ in
             guard let object else { return }
-            Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().didPublish()
+            Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().didPublish(mid: mid)
         }
         mosquitto_message_v5_callback_set(handle) { _, object, message, properties in
             guard let object, let message else { return }

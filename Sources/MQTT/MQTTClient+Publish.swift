@@ -4,14 +4,16 @@ import Glibc
 
 extension MQTTClient {
     /// Publishes at QoS 1. Returns false, and counts a drop, when the broker is not connected or
-    /// `maxPendingPublishes` messages still wait for their acknowledgement.
+    /// `maxPendingPublishes` messages (or `maxPendingBytes` of payload) still wait for their
+    /// acknowledgement.
     ///
     /// On MQTT 5 the message carries `expirySeconds` (default: the config's Message Expiry) and the
     /// given Correlation Data; on 3.1.1 those properties do not exist and are left out.
     @discardableResult
     public func publish(topic: String, payload: [UInt8], retain: Bool = false, correlationData: [UInt8]? = nil,
                         expirySeconds: UInt32? = nil) -> Bool {
-        guard isConnected, pendingAckCount < config.maxPendingPublishes else {
+        guard isConnected, pendingAckCount < config.maxPendingPublishes,
+              pendingBytes + payload.count <= config.maxPendingBytes else {
             counters.publishDrops += 1
             return false
         }
@@ -38,7 +40,7 @@ extension MQTTClient {
             return false
         }
         counters.published += 1
-        notePublished()
+        notePublished(mid: mid, bytes: payload.count)
         return true
     }
 }

@@ -42,7 +42,10 @@ public final class MQTTClient: EventHandler, TimerHandler {
     private var started = false
     private var stopping = false
     /// QoS 1 publishes the broker has not acknowledged yet.
-    public private(set) var pendingAckCount = 0
+    public var pendingAckCount: Int { pendingSizes.count }
+    /// Payload bytes of those publishes.
+    public private(set) var pendingBytes = 0
+    private var pendingSizes: [Int32: Int] = [:]
     private var connackSeen = false
     /// Set when an attempt failed in a way that suggests the broker does not speak this version.
     private var versionSuspect = false
@@ -269,7 +272,7 @@ public final class MQTTClient: EventHandler, TimerHandler {
             protocolVersion = protocolVersion == MQTT_PROTOCOL_V5 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5
             counters.protocolFallbacks += 1
         }
-        pendingAckCount = 0
+        resetPending()
         delegate?.mqttClientDidDisconnect(self, reason: reason)
         scheduleReconnect()
     }
@@ -308,16 +311,24 @@ public final class MQTTClient: EventHandler, TimerHandler {
                 loop.deregister(current)
                 registration = nil
             }
-            pendingAckCount = 0
+            resetPending()
             scheduleReconnect()
         }
     }
 
-    func notePublished() { pendingAckCount += 1 }
+    func notePublished(mid: Int32, bytes: Int) {
+        pendingSizes[mid] = bytes
+        pendingBytes += bytes
+    }
 
-    func didPublish() {
+    private func resetPending() {
+        pendingSizes.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+    }
+
+    func didPublish(mid: Int32) {
         counters.acknowledged += 1
-        pendingAckCount = max(0, pendingAckCount - 1)
+        if let bytes = pendingSizes.removeValue(forKey: mid) { pendingBytes -= bytes }
     }
 
     func didReceive(_ message: UnsafePointer<mosquitto_message>, properties: OpaquePointer?) {

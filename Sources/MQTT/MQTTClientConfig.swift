@@ -66,6 +66,8 @@ public struct MQTTClientConfig: Sendable {
     /// QoS 1 publishes not yet acknowledged by the broker, beyond which new publishes are dropped
     /// and counted (memory stays bounded however slow the broker is).
     public var maxPendingPublishes: Int
+    /// Payload bytes of those unacknowledged publishes, beyond which new publishes are dropped.
+    public var maxPendingBytes: Int
     /// MQTT 5 Message Expiry Interval put on every publish (0: none).
     public var messageExpirySeconds: UInt32
 
@@ -74,6 +76,7 @@ public struct MQTTClientConfig: Sendable {
                 keepAliveSeconds: Int = 30, will: MQTTStatusMessage? = nil, onlineMessage: MQTTStatusMessage? = nil,
                 offlineMessage: MQTTStatusMessage? = nil, subscriptions: [String] = [], reconnectMinMs: UInt64 = 100,
                 reconnectMaxMs: UInt64 = 2_000, connectTimeoutMs: UInt64 = 10_000, maxPendingPublishes: Int = 10_000,
+                maxPendingBytes: Int = 4 << 20,
                 messageExpirySeconds: UInt32 = 60) {
         self.host = host
         self.port = port
@@ -91,6 +94,7 @@ public struct MQTTClientConfig: Sendable {
         self.reconnectMaxMs = reconnectMaxMs
         self.connectTimeoutMs = connectTimeoutMs
         self.maxPendingPublishes = maxPendingPublishes
+        self.maxPendingBytes = maxPendingBytes
         self.messageExpirySeconds = messageExpirySeconds
     }
 }

@@ -148,6 +148,25 @@ final class MQTTClientTests: XCTestCase {
         client.stop()
     }
 
+    func testUnacknowledgedPublishesAreBoundedInCountAndBytes() throws {
+        let broker = try MosquittoBroker(.open)
+        let (sender, _) = try client("bounded", broker: broker) { config in
+            config.maxPendingPublishes = 1_000
+            config.maxPendingBytes = 64 * 1024
+        }
+        // Stop the broker process (SIGSTOP): nothing is acknowledged, so the bound must hold.
+        kill(broker.pid, SIGSTOP)
+        defer { kill(broker.pid, SIGCONT) }
+        var accepted = 0
+        for _ in 0..<100 where sender.publish(topic: "big", payload: [UInt8](repeating: 1, count: 4_000)) { accepted += 1 }
+        XCTAssertEqual(accepted, 16, "64 KiB / 4,000 B")
+        XCTAssertEqual(sender.counters.publishDrops, 84)
+        XCTAssertLessThanOrEqual(sender.pendingBytes, 64 * 1024)
+        kill(broker.pid, SIGCONT)
+        XCTAssertTrue(spin(timeout: 5) { sender.pendingAckCount == 0 && sender.pendingBytes == 0 }, "acknowledged once the broker runs")
+        XCTAssertTrue(sender.publish(topic: "big", payload: [1]))
+    }
+
     func testTLSToTheBrokerChecksItsCertificate() throws {
         let broker = try MosquittoBroker(.tls)
         let (receiver, inbox) = try client("tls-client", broker: broker, subscriptions: ["tls/#"]) { config in

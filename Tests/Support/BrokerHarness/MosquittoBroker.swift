@@ -163,6 +163,9 @@ public final class MosquittoBroker {
 
     public var isRunning: Bool { process?.isRunning == true }
 
+    /// The broker's process id (0 when not started).
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// True when something accepts a TCP connection on 127.0.0.1:`port`.
