@@ -38,7 +38,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "rtcgate-bench",
-            dependencies: ["CSystem", "CBenchShim", "STUN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CSystem", "CBenchShim", "STUN", "MQTT", "Reactor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),

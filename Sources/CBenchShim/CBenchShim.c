@@ -1,6 +1,8 @@
 // See include/CBenchShim.h.
 #define _GNU_SOURCE
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include "CBenchShim.h"
 
 int rb_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -29,3 +31,12 @@ int rb_epoll_wait(int epfd, uint32_t *tokens, uint32_t *masks, int max_events, i
 uint32_t rb_epollin(void) { return EPOLLIN; }
 uint32_t rb_epollout(void) { return EPOLLOUT; }
 uint32_t rb_epollerr_hup(void) { return EPOLLERR | EPOLLHUP; }
+
+int rb_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+
+int rb_timerfd_arm(int fd, uint64_t deadline_ns) {
+    if (deadline_ns == 0) deadline_ns = 1;  // an all-zero it_value would disarm it
+    struct itimerspec spec = { .it_value = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+                                             .tv_nsec = (long)(deadline_ns % 1000000000u) } };
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}

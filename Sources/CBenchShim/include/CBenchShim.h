@@ -21,4 +21,10 @@ uint32_t rb_epollin(void);
 uint32_t rb_epollout(void);
 uint32_t rb_epollerr_hup(void);
 
+/// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC): a descriptor that becomes
+/// readable at a CLOCK_MONOTONIC deadline (µs-precise wake-ups for the signal bench's schedule).
+int rb_timerfd_create(void);
+/// Arms `fd` to fire once at `deadline_ns` (absolute CLOCK_MONOTONIC nanoseconds).
+int rb_timerfd_arm(int fd, uint64_t deadline_ns);
+
 #endif
