@@ -6,8 +6,8 @@ import Glibc
 struct RtcgateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtcgate-bench",
-        abstract: "Load generators for rtcgate (and any STUN server).",
-        subcommands: [StunBench.self, TurnBench.self])
+        abstract: "Load generators for rtcgate (and any STUN server): STUN, TURN, MQTT signaling.",
+        subcommands: [StunBench.self, TurnBench.self, SignalBench.self])
 }
 
 /// `rtcgate-bench stun`: closed-loop STUN Binding load with full response validation.
