@@ -172,16 +172,23 @@ final class SignalFleet {
         self.gateway = gateway
         gateway.start()
         guard spin(until: deadline, { gateway.isConnected }) else { return 0 }
-        var next = 0
         let live = peers.filter(\.isConnected)
         let probe = SignalWire.probe(from: "_bench")
+        var round: [SignalPeer] = [], next = 0, roundStarted: UInt64 = 0
         spin(until: deadline) {
-            // At most 200 probes waiting at once: the broker's queue per client is bounded.
-            while next < live.count, gateway.pendingAckCount < 200 {
-                gateway.publish(topic: live[next].downTopic, payload: probe, expirySeconds: 0)
+            // Every 500 ms, probe again whoever has not answered (its SUBSCRIBE may have been
+            // late); at most 200 probes unacknowledged at once.
+            let t = now()
+            if round.isEmpty || t - roundStarted >= 500_000_000 {
+                round = live.filter { !$0.probed }
+                next = 0
+                roundStarted = t
+            }
+            while next < round.count, gateway.pendingAckCount < 200 {
+                gateway.publish(topic: round[next].downTopic, payload: probe, expirySeconds: 0)
                 next += 1
             }
-            return next == live.count && live.allSatisfy(\.probed)
+            return live.allSatisfy(\.probed)
         }
         return peers.count(where: \.probed)
     }

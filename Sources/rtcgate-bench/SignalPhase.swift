@@ -31,7 +31,8 @@ final class PhaseStats {
     var unexpected: UInt64 = 0
     /// Publishes the MQTT client refused (not connected, or too many unacknowledged).
     var sendDrops: UInt64 = 0
-    /// STATUS errors by name (rate-limited included), and rate-limited alone.
+    /// STATUS errors by name (rate-limited included), and rate-limited alone: all received while
+    /// the phase ran (warm-up and drain included; a STATUS carries no send time).
     var statusErrors: [String: UInt64] = [:]
     var rateLimited: UInt64 = 0
     /// Other messages from rtcgate (PEER_STATUS, END, GO_AWAY…) by type.
