@@ -197,6 +197,9 @@ public final class MQTTClient: EventHandler, TimerHandler {
         case .housekeeping:
             if mosquitto_socket(handle) >= 0 {
                 if !isConnected, now &- attemptStartedAt > config.connectTimeoutMs * 1_000_000 {
+                    // A broker that accepted TCP but never answered this CONNECT may not speak
+                    // this version (3.1.1-only brokers may wait on an MQTT 5 CONNECT).
+                    if !connackSeen { versionSuspect = true }
                     _ = mosquitto_disconnect(handle)
                     connectionLost(reason: "no CONNACK within \(config.connectTimeoutMs) ms")
                 } else {

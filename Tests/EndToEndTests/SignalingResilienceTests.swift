@@ -30,6 +30,8 @@ final class SignalingResilienceTests: XCTestCase {
         rig.broker.stop()
         XCTAssertTrue(rig.spin(timeout: 5) { !cam.mqtt.isConnected && !viewer.mqtt.isConnected })
         rig.spin(seconds: 1)
+        // The media plane does not notice: STUN is answered while the broker is away.
+        try rig.gateway.waitUntilServing(timeout: 1)
         try rig.broker.start()
         let back = MonotonicClock.now()
         XCTAssertTrue(rig.gateway.waitForLog("signaling connected", count: 2, timeout: 5), "rtcgate reconnected:\n\(rig.gateway.log)")

@@ -20,10 +20,11 @@ fi
 command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null && systemctl stop coturn || true
 
 # Python clients nobody here wrote, in a venv of the project's: aioice (STUN/TURN), aiortc
-# (a WebRTC peer) and paho-mqtt (an MQTT client), pinned.
+# (a WebRTC peer), paho-mqtt (an MQTT client) and amqtt (an MQTT 3.1.1-only broker, for the
+# client's protocol fallback), pinned.
 PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-if ! .venv/bin/python -c "import aioice, aiortc, paho.mqtt" 2>/dev/null; then
+if ! .venv/bin/python -c "import aioice, aiortc, paho.mqtt, amqtt" 2>/dev/null; then
   echo "setup: installing Python test clients into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0
+  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0 amqtt==0.12.1
 fi
