@@ -21,7 +21,8 @@ let package = Package(
         // Pure protocol cores.
         .target(name: "STUN", dependencies: ["COpenSSL"]),
         .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
-        .target(name: "Signaling"),
+        .target(name: "JSON"),
+        .target(name: "Signaling", dependencies: ["JSON"]),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
@@ -47,7 +48,8 @@ let package = Package(
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN", "MallocCounter"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
-        .testTarget(name: "SignalingTests", dependencies: ["Signaling"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness"]),

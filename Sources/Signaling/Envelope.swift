@@ -1,3 +1,4 @@
+import JSON
 /// A validated `up` message (see sig-spec "Envelope").
 struct Envelope {
     var type: ClientMessageType

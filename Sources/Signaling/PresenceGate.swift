@@ -1,3 +1,4 @@
+import JSON
 /// Keeps a broker restart from looking like every client leaving at once.
 ///
 /// When mosquitto stops, it publishes the Last Will of every connected client before it closes

@@ -1,3 +1,4 @@
+import JSON
 /// Relay-only privacy: keeps LAN and public addresses out of a session where either party is
 /// `relayOnly` (sig-spec "Relay-only privacy").
 ///

@@ -1,3 +1,4 @@
+import JSON
 /// Error names and codes carried in `STATUS` replies.
 public enum SignalingErrorCode: String, Sendable, CaseIterable {
     case badRequest = "bad-request"

@@ -1,3 +1,4 @@
+import JSON
 /// Presence from `{p}/status/{id}`.
 extension SignalingRouter {
     func handleStatus(id: String, payload: UnsafeRawBufferPointer, clock: SignalingClock, into out: inout [OutboundMessage]) {

@@ -1,3 +1,4 @@
+import JSON
 /// Time-driven work: timeouts, ICE_CONFIG issuance and pushes, return windows, shutdown.
 extension SignalingRouter {
     /// Ends timed-out sessions, pushes fresh ICE_CONFIGs before credentials expire, and forgets

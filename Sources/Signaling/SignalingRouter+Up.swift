@@ -1,3 +1,4 @@
+import JSON
 /// Handling of `{p}/up/{id}`: check, track, filter, forward, reply.
 extension SignalingRouter {
     /// What a reply to the current request must carry.

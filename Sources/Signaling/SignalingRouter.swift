@@ -1,3 +1,4 @@
+import JSON
 /// The signaling router: the pure core of rtcgate's signaling plane.
 ///
 /// Inputs (received MQTT messages, ticks, policy updates) come in with an injected clock;

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Signaling
+@testable import JSON
 
 final class JSONParserTests: XCTestCase {
     private func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }

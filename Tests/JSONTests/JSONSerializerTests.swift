@@ -1,5 +1,5 @@
 import XCTest
-@testable import Signaling
+@testable import JSON
 
 final class JSONSerializerTests: XCTestCase {
     func testCompactOutput() {
@@ -55,5 +55,17 @@ final class JSONSerializerTests: XCTestCase {
             let v = random(0)
             XCTAssertEqual(try JSONParser.parse(v.serialized()), v)
         }
+    }
+}
+
+/// A small deterministic generator for the randomized round trips.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
