@@ -13,10 +13,13 @@ public final class MediaWorkerHandle: Sendable {
     public let waker: LoopWaker
     private let published = Mutex(MediaCounters())
     private let pendingRateLimit = Mutex<(rate: UInt32, burst: UInt32)?>(nil)
+    let mailbox: WorkerMailbox
+    let nextTicket = Atomic<UInt64>(0)
 
-    init(id: Int, waker: LoopWaker) {
+    init(id: Int, waker: LoopWaker) throws(SystemError) {
         self.id = id
         self.waker = waker
+        mailbox = try WorkerMailbox()
     }
 
     /// The counters as of the worker's last publication (at most one publish interval old).
@@ -62,7 +65,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     public init(id: Int, config: MediaWorkerConfig) throws(SystemError) {
         self.config = config
         loop = try EventLoop(maxRegistrations: config.maxRegistrations)
-        handle = MediaWorkerHandle(id: id, waker: loop.waker)
+        handle = try MediaWorkerHandle(id: id, waker: loop.waker)
         pool = BufferPool(capacity: config.poolSlots, slotSize: config.poolSlotSize, headroom: config.poolHeadroom,
                           prefault: config.poolPrefault)
         responder = BindingResponder(config: config.responder)
@@ -101,6 +104,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                                    socketBufferBytes: config.socketBufferBytes, prefault: config.poolPrefault, loop: loop,
                                    makeHandler: { [unowned self] index in SocketReadiness(worker: self, kind: .relay, index: index) })
         }
+        _ = try loop.register(fd: handle.mailbox.eventFD, events: EPOLLIN.rawValue, handler: MailboxReadiness(worker: self))
         loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)
     }
 

@@ -20,6 +20,9 @@ final class TurnRuntime {
     var peerRelay = 0
     /// For allocations made over TCP: the connection that owns each (by allocation index).
     var streamOwners: [(connection: StreamConnection, generation: UInt32)?]
+    /// The username each allocation was made with (by allocation index), for listings. Set on
+    /// the control path (Allocate), never per packet.
+    var userNames: [String?]
     /// Relay send failures (peer unreachable, socket buffer full).
     var relaySendFailures: UInt64 = 0
 
@@ -44,6 +47,7 @@ final class TurnRuntime {
         }
         relaySlots = slots
         streamOwners = Array(repeating: nil, count: core.allocations.capacity)
+        userNames = Array(repeating: nil, count: core.allocations.capacity)
     }
 
     /// Handles a TURN request and, for a new allocation, ties its relay sockets to it.
@@ -55,6 +59,9 @@ final class TurnRuntime {
         let reply = core.handleRequest(request, from: tuple, now: now, auth: &auth, relays: &pool,
                                        policy: { policy.evaluate($0).isAllowed }, into: response)
         if request.type.method == .allocate, let id = core.allocations.lookup(tuple) {
+            if core.allocations[id].creatingTransaction == request.transactionID {
+                userNames[Int(id.index)] = request.username.map { String(decoding: $0, as: UTF8.self) } ?? "(userhash)"
+            }
             for address in [core.allocations[id].relayed, core.allocations[id].additionalRelayed] {
                 if let address, let index = relays.index(of: address), relays[index]?.allocation == nil {
                     relays[index]?.allocation = id
@@ -72,6 +79,7 @@ final class TurnRuntime {
             relays.closeRelay(allocation.relayed)
             if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
             streamOwners[Int(id.index)] = nil
+            userNames[Int(id.index)] = nil
         }
     }
 
@@ -88,6 +96,7 @@ final class TurnRuntime {
                 && core.allocations[id].fiveTuple.transport == .tcp && core.allocations[id].fiveTuple.client == client {
                 relays.closeRelay(core.allocations[id].relayed)
                 if let additional = core.allocations[id].additionalRelayed { relays.closeRelay(additional) }
+                userNames[index] = nil
                 core.allocations.remove(id)
             }
         }

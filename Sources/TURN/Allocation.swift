@@ -174,3 +174,19 @@ public struct Allocation: Sendable {
         return count
     }
 }
+
+extension Allocation {
+    /// Permissions not yet expired at `now` (for listings).
+    public func activePermissionCount(now: UInt64) -> Int {
+        var count = 0
+        for i in permissions.indices where permissions[i].expiry > now { count += 1 }
+        return count
+    }
+
+    /// Channels not yet expired at `now` (for listings).
+    public func activeChannelCount(now: UInt64) -> Int {
+        var count = 0
+        for i in channels.indices where channels[i].expiry > now { count += 1 }
+        return count
+    }
+}

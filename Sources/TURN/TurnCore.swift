@@ -10,6 +10,9 @@ public struct TurnCore {
     public let allocations: AllocationTable
     /// What happened so far.
     public internal(set) var counters = TurnCounters()
+    /// False while the gateway drains: new allocations are refused with 508 (Insufficient
+    /// Capacity, so clients try another server); existing ones keep working and refreshing.
+    public var acceptsAllocations = true
     /// Data indications sent (their transaction ids).
     var dataIndications: UInt64 = 0
     /// Per-source budget of 401/438 challenges.

@@ -39,6 +39,8 @@ public struct TurnCounters: Sendable, Equatable {
     public var bytesToClient: UInt64 = 0
     /// TURN requests answered 400 because their attributes could not be read.
     public var malformedRequests: UInt64 = 0
+    /// New allocations refused (508) while draining.
+    public var refusedDraining: UInt64 = 0
     /// Packets dropped, by `TurnDropReason.rawValue`.
     public var drops = InlineArray<7, UInt64>(repeating: 0)
 
@@ -57,6 +59,7 @@ public struct TurnCounters: Sendable, Equatable {
         packetsToClient &+= other.packetsToClient
         bytesToClient &+= other.bytesToClient
         malformedRequests &+= other.malformedRequests
+        refusedDraining &+= other.refusedDraining
         for i in 0..<TurnDropReason.allCases.count { drops[i] &+= other.drops[i] }
     }
 

@@ -97,6 +97,10 @@ extension TurnCore {
             return context.allocateSuccess(existing, lifetime: UInt32((existing.expiry &- now) / 1_000_000_000), client: tuple.client)
         }
         if user.expired { return context.error(401) }
+        guard acceptsAllocations else {
+            counters.refusedDraining &+= 1
+            return context.error(508)
+        }
         guard let transport = request.requestedTransport else { return context.error(400) }
         guard transport == 17 else { return context.error(442) }
         let requestedFamily = request.requestedAddressFamily

@@ -140,3 +140,78 @@ final class TurnWorkerTests: XCTestCase {
         XCTAssertEqual(counters.turnAllocations, 1)
     }
 }
+
+/// The worker's control mailbox: listings, kills, drain and live credentials.
+final class WorkerControlTests: XCTestCase {
+    private func makeWorker() throws -> MediaWorker {
+        var config = MediaWorkerConfig()
+        config.listenAddresses = [SocketAddress(ip: "127.0.0.1", port: 0)!]
+        config.tcp = false
+        config.poolSlots = 256
+        var turn = TurnSettings(realm: "example.org", nonceSecret: Array("0123456789abcdef0123456789abcdef".utf8))
+        turn.users.addUser(name: "alice", password: "secret")
+        turn.relayIPv4 = IPAddress("127.0.0.1")
+        let base = UInt16(30_000 + Int(getpid() % 200) * 50)
+        turn.ports = base...(base + 49)
+        config.turn = turn
+        return try MediaWorker(id: 3, config: config)
+    }
+
+    private func allocate(_ client: TurnTestClient) throws -> Int? {
+        if client.nonce.isEmpty {
+            let challenge = try client.request(.allocate) { b throws(StunBuildError) in try b.appendUInt32(.requestedTransport, 17 << 24) }
+            try challenge.withUnsafeBytes { raw in
+                let view = try StunMessageView(raw)
+                if let realm = view.realm { client.realm = Array(realm) }
+                if let nonce = view.nonce { client.nonce = Array(nonce) }
+            }
+        }
+        let answer = try client.request(.allocate) { b throws(StunBuildError) in try b.appendUInt32(.requestedTransport, 17 << 24) }
+        return try answer.withUnsafeBytes { try StunMessageView($0).errorCode?.code }
+    }
+
+    private func ask(_ worker: MediaWorker, _ command: (UInt64) -> WorkerCommand, ticket: UInt64) -> WorkerReply? {
+        worker.handle.send(command(ticket))
+        for _ in 0..<50 {
+            worker.loop.runOnce(maxWaitNanos: 2_000_000)
+            if let reply = worker.handle.reply(for: ticket) { return reply }
+        }
+        return nil
+    }
+
+    func testListKillDrainAndReplaceCredentials() throws {
+        let worker = try makeWorker()
+        let client = try TurnTestClient(worker: worker)
+        XCTAssertNil(try allocate(client), "allocation succeeds")
+        guard case .allocations(let list)? = ask(worker, { .listAllocations(ticket: $0) }, ticket: 1) else { return XCTFail("no listing") }
+        XCTAssertEqual(list.count, 1)
+        XCTAssertEqual(list.first?.user, "alice")
+        XCTAssertEqual(list.first?.worker, 3)
+        XCTAssertEqual(list.first?.transport, "udp")
+        XCTAssertEqual(list.first?.client, TransportAddress(client.socket.localAddress))
+        XCTAssertEqual(list.first?.lifetimeSeconds ?? 0, 600, accuracy: 2)
+
+        guard case .killed(let killed)? = ask(worker, { .killAllocations(client: TransportAddress(client.socket.localAddress)!, ticket: $0) }, ticket: 2)
+        else { return XCTFail("no kill answer") }
+        XCTAssertEqual(killed, 1)
+        guard case .allocations(let after)? = ask(worker, { .listAllocations(ticket: $0) }, ticket: 3) else { return XCTFail() }
+        XCTAssertTrue(after.isEmpty)
+
+        // Draining: a new allocation is refused with 508; accepting again lets it through.
+        worker.handle.send(.acceptAllocations(false))
+        worker.loop.runOnce(maxWaitNanos: 2_000_000)
+        XCTAssertEqual(try allocate(client), 508)
+        worker.handle.send(.acceptAllocations(true))
+        worker.loop.runOnce(maxWaitNanos: 2_000_000)
+        XCTAssertNil(try allocate(client))
+        XCTAssertEqual(worker.currentCounters.turn.refusedDraining, 1)
+
+        // New credentials: alice is gone (401), so her next request is refused.
+        var users = CredentialStore(realm: "example.org")
+        users.addUser(name: "bob", password: "other")
+        worker.handle.send(.replaceCredentials(users: users, restSecrets: []))
+        worker.loop.runOnce(maxWaitNanos: 2_000_000)
+        let refresh = try client.request(.refresh) { b throws(StunBuildError) in try b.appendUInt32(.lifetime, 600) }
+        XCTAssertEqual(try refresh.withUnsafeBytes { try StunMessageView($0).errorCode?.code }, 401)
+    }
+}

@@ -1,0 +1,152 @@
+import CSystem
+import Glibc
+import Reactor
+import STUN
+import Synchronization
+import TURN
+
+/// What the main thread can ask a media worker to do; the worker runs it on its own thread.
+public enum WorkerCommand: Sendable {
+    /// Replaces the TURN users and REST secrets (live re-provisioning).
+    case replaceCredentials(users: CredentialStore, restSecrets: [String])
+    /// Starts or stops accepting new TURN allocations (drain).
+    case acceptAllocations(Bool)
+    /// Reports every allocation (answered under `ticket`).
+    case listAllocations(ticket: UInt64)
+    /// Deletes every allocation of a client transport address (answered under `ticket`).
+    case killAllocations(client: TransportAddress, ticket: UInt64)
+}
+
+/// A worker's answer to a command that has one.
+public enum WorkerReply: Sendable {
+    case allocations([AllocationInfo])
+    case killed(Int)
+}
+
+/// One allocation as `rtcgate ctl allocation list` shows it.
+public struct AllocationInfo: Sendable, Equatable {
+    public var worker: Int
+    public var client: TransportAddress
+    public var transport: String
+    public var relayed: TransportAddress
+    public var additionalRelayed: TransportAddress?
+    public var user: String
+    public var ageSeconds: UInt64
+    public var lifetimeSeconds: UInt64
+    public var bytesToPeer: UInt64
+    public var bytesToClient: UInt64
+    public var permissions: Int
+    public var channels: Int
+}
+
+/// The worker's end of the command queue: an eventfd in the worker's loop, and the queue and
+/// answers behind mutexes (only the control path takes them, never the packet path).
+final class WorkerMailbox: Sendable {
+    let eventFD: Int32
+    private let queue = Mutex<[WorkerCommand]>([])
+    private let answers = Mutex<[UInt64: WorkerReply]>([:])
+
+    init() throws(SystemError) {
+        eventFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        if eventFD < 0 { throw SystemError("eventfd") }
+    }
+
+    deinit { close(eventFD) }
+
+    func post(_ command: WorkerCommand) {
+        queue.withLock { $0.append(command) }
+        var one: UInt64 = 1
+        _ = write(eventFD, &one, 8)
+    }
+
+    func take() -> [WorkerCommand] {
+        var value: UInt64 = 0
+        _ = read(eventFD, &value, 8)
+        return queue.withLock { commands in defer { commands.removeAll() }; return commands }
+    }
+
+    func answer(_ ticket: UInt64, _ reply: WorkerReply) { answers.withLock { $0[ticket] = reply } }
+
+    func collect(_ ticket: UInt64) -> WorkerReply? { answers.withLock { $0.removeValue(forKey: ticket) } }
+}
+
+extension MediaWorkerHandle {
+    /// Queues a command for the worker (it runs within one loop turn).
+    public func send(_ command: WorkerCommand) { mailbox.post(command) }
+
+    /// The answer to `ticket`, if the worker has given it (for callers that run the worker's loop
+    /// themselves, such as tests).
+    public func reply(for ticket: UInt64) -> WorkerReply? { mailbox.collect(ticket) }
+
+    /// Sends a command that is answered and waits for the answer at most `timeoutSeconds`.
+    public func ask(_ command: (UInt64) -> WorkerCommand, timeoutSeconds: Double = 1) -> WorkerReply? {
+        let ticket = nextTicket.add(1, ordering: .relaxed).newValue
+        mailbox.post(command(ticket))
+        let deadline = MonotonicClock.now() + UInt64(timeoutSeconds * 1e9)
+        while MonotonicClock.now() < deadline {
+            if let reply = mailbox.collect(ticket) { return reply }
+            usleep(200)
+        }
+        return mailbox.collect(ticket)
+    }
+}
+
+/// Registers the mailbox in the worker's loop and runs what arrives.
+final class MailboxReadiness: EventHandler {
+    unowned let worker: MediaWorker
+
+    init(worker: MediaWorker) { self.worker = worker }
+
+    func handleEvents(_ events: UInt32, loop: EventLoop) {
+        for command in worker.handle.mailbox.take() { worker.run(command) }
+    }
+}
+
+extension MediaWorker {
+    func run(_ command: WorkerCommand) {
+        let mailbox = handle.mailbox
+        switch command {
+        case .replaceCredentials(let users, let secrets):
+            turn?.authenticator.users = users
+            turn?.authenticator.rest = RestCredentials(secrets: secrets)
+        case .acceptAllocations(let accept):
+            turn?.core.acceptsAllocations = accept
+        case .listAllocations(let ticket):
+            mailbox.answer(ticket, .allocations(turn?.allocationInfos(worker: handle.id, now: MonotonicClock.now()) ?? []))
+        case .killAllocations(let client, let ticket):
+            mailbox.answer(ticket, .killed(turn?.kill(client: client) ?? 0))
+        }
+    }
+}
+
+extension TurnRuntime {
+    /// Every allocation of this worker, for listings.
+    func allocationInfos(worker: Int, now: UInt64) -> [AllocationInfo] {
+        core.allocations.ids.map { id in
+            let allocation = core.allocations[id]
+            return AllocationInfo(
+                worker: worker, client: allocation.fiveTuple.client,
+                transport: allocation.fiveTuple.transport == .tcp ? "tcp" : "udp",
+                relayed: allocation.relayed, additionalRelayed: allocation.additionalRelayed,
+                user: userNames[Int(id.index)] ?? "",
+                ageSeconds: (now &- allocation.created) / 1_000_000_000,
+                lifetimeSeconds: allocation.expiry > now ? (allocation.expiry - now) / 1_000_000_000 : 0,
+                bytesToPeer: allocation.bytesToPeer, bytesToClient: allocation.bytesToClient,
+                permissions: allocation.activePermissionCount(now: now), channels: allocation.activeChannelCount(now: now))
+        }
+    }
+
+    /// Deletes every allocation of `client` (its relays closed); returns how many.
+    func kill(client: TransportAddress) -> Int {
+        var killed = 0
+        for id in core.allocations.ids where core.allocations[id].fiveTuple.client == client {
+            relays.closeRelay(core.allocations[id].relayed)
+            if let additional = core.allocations[id].additionalRelayed { relays.closeRelay(additional) }
+            streamOwners[Int(id.index)] = nil
+            userNames[Int(id.index)] = nil
+            core.allocations.remove(id)
+            killed += 1
+        }
+        return killed
+    }
+}
