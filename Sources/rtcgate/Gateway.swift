@@ -20,6 +20,8 @@ final class Gateway: TimerHandler {
     private var threads: [WorkerThread] = []
     private var mainLoop: EventLoop?
     private var signaling: SignalingService?
+    private var metricsListener: MetricsListener?
+    private let startedAt = MonotonicClock.now()
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
@@ -32,7 +34,7 @@ final class Gateway: TimerHandler {
         SignalSource.blockSignals()
         do {
             let media = try configuration.mediaConfig()
-            let loop = try EventLoop(maxRegistrations: 16, timerCapacity: 64)
+            let loop = try EventLoop(maxRegistrations: 64, timerCapacity: 512)
             mainLoop = loop
             let signals = try SignalSource(loop: loop) { [unowned self] signal in self.handleSignal(signal) }
             try startWorkers(media)
@@ -51,6 +53,12 @@ final class Gateway: TimerHandler {
                     "clients": "\(configuration.signaling.clients.count)",
                     "prefix": "\(configuration.signaling.topicPrefix)",
                 ])
+            }
+            if let listen = configuration.management.metricsListen {
+                metricsListener = try MetricsListener(address: try MetricsListener.address(listen), loop: loop) { [unowned self] in
+                    self.metrics().prometheusText
+                }
+                logger.info("metrics on http://\(listen)/metrics")
             }
             scheduleSummary(loop: loop)
             loop.run()
@@ -151,6 +159,19 @@ final class Gateway: TimerHandler {
     func timerFired(context: UInt64, now: UInt64) {
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
         if let mainLoop { scheduleSummary(loop: mainLoop) }
+    }
+
+    /// Every counter of every plane, for `stats` and Prometheus.
+    func metrics() -> MetricsCollector {
+        var collector = MetricsCollector()
+        collector.gauge("uptime_seconds", "Seconds since rtcgate started.", (MonotonicClock.now() - startedAt) / 1_000_000_000)
+        collector.gauge("resident_memory_bytes", "Resident set size of the process.", ProcessMemory.residentBytes())
+        collector.add(media: totals(), workers: handles.count)
+        if let signaling {
+            collector.add(signaling: signaling.router.counters, mqtt: signaling.client.counters,
+                          connected: signaling.client.isConnected, pending: signaling.client.pendingAckCount)
+        }
+        return collector
     }
 
     private func totals() -> MediaCounters {

@@ -24,6 +24,8 @@ struct GatewayConfiguration {
     var turn = TurnOptions()
     /// The signaling plane (MQTT); runs when `mqtt-host` is set.
     var signaling = SignalingOptions()
+    /// The management plane (control socket, provisioning store, metrics).
+    var management = ManagementOptions()
     /// Where each option's value came from, for `check-config`.
     var origins: [String: String] = [:]
 

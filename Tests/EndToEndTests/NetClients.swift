@@ -65,7 +65,7 @@ enum SocketAddressBytes {
 }
 
 /// Waits (bounded) until `fd` is readable; false on timeout.
-private func pollReadable(_ fd: Int32, timeout: Double) -> Bool {
+func pollReadable(_ fd: Int32, timeout: Double) -> Bool {
     var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     let milliseconds = Int32(max(0, timeout) * 1000)
     while true {

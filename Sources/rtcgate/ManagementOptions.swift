@@ -1,0 +1,44 @@
+/// The management plane's settings: the control socket, the state directory holding the
+/// provisioning store, and the optional Prometheus listener.
+struct ManagementOptions {
+    /// Unix socket of the control protocol (docs/control.md); empty disables it.
+    var controlSocket = "/run/rtcgate/control.sock"
+    /// Group (name or number) whose members may use the control socket, besides root and the
+    /// daemon's own user.
+    var controlGroup: String?
+    /// File mode of the control socket.
+    var controlMode: UInt32 = 0o660
+    /// Folder of the provisioning store (`provisioning.json`); empty: no store.
+    var stateDirectory = "/var/lib/rtcgate"
+    /// `127.0.0.1:PORT` (or `[::1]:PORT`) for Prometheus scrapes; nil: off.
+    var metricsListen: String?
+    /// Serve TURN even while no credential is configured yet, so users and secrets can be
+    /// provisioned live over the control socket.
+    var turnAlways = false
+}
+
+extension ConfigOption {
+    /// The management plane's options.
+    static let management: [ConfigOption] = [
+        ConfigOption("control-socket", help: "Path of the control socket (rtcgate ctl); empty disables it. Default /run/rtcgate/control.sock.") { config, value throws(ConfigError) in
+            config.management.controlSocket = value
+        },
+        ConfigOption("control-group", help: "Group whose members may use the control socket (besides root and rtcgate's own user).") { config, value throws(ConfigError) in
+            guard !value.isEmpty else { throw ConfigError(origin: "", message: "empty group") }
+            config.management.controlGroup = value
+        },
+        ConfigOption("control-mode", help: "File mode of the control socket, octal. Default 0660.") { config, value throws(ConfigError) in
+            guard let mode = UInt32(value, radix: 8), mode <= 0o777 else { throw ConfigError(origin: "", message: "'\(value)' is not an octal mode such as 0660") }
+            config.management.controlMode = mode
+        },
+        ConfigOption("state-dir", help: "Folder of the provisioning store; empty disables it. Default /var/lib/rtcgate.") { config, value throws(ConfigError) in
+            config.management.stateDirectory = value
+        },
+        ConfigOption("metrics-listen", help: "Serve Prometheus metrics over HTTP on this loopback address:port, e.g. 127.0.0.1:9641.") { config, value throws(ConfigError) in
+            config.management.metricsListen = value
+        },
+        ConfigOption("turn", switch: true, help: "Serve TURN even before any credential exists (users and secrets provisioned live).") { config, value throws(ConfigError) in
+            config.management.turnAlways = try ConfigValue.boolean(value)
+        },
+    ]
+}
