@@ -62,6 +62,11 @@ final class MQTTClientTests: XCTestCase {
         let broker = try MosquittoBroker(.open)
         let (receiver, inbox) = try client("receiver", broker: broker, subscriptions: ["t/#"])
         XCTAssertEqual(inbox.connects, [5])
+        // Nagle is off on the broker connection (it would hold small replies back by tens of ms).
+        var noDelay: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        XCTAssertEqual(getsockopt(receiver.socketDescriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, &length), 0)
+        XCTAssertEqual(noDelay, 1)
         let (sender, _) = try client("sender", broker: broker)
         // Let the subscription land before publishing.
         XCTAssertTrue(spin(timeout: 1) { false } == false)
