@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
+        .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
 
         // Executables.
         .executableTarget(
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness"]),
