@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+import JSON
+import Reactor
+import XCTest
+
+@testable import Control
+
+/// A fresh directory under /tmp, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/rtcgate-control-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp: \(errno)")
+        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Answers by command: `echo` returns its args, `later` holds the reply, `fail` is not-found,
+/// `big` returns `n` bytes of text; anything else is unknown-command.
+final class StubHandler: ControlCommandHandler {
+    var held: [(ControlResponse) -> Void] = []
+    var peers: [ControlPeer] = []
+
+    func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
+        peers.append(peer)
+        switch request.command {
+        case "echo": reply(.ok(request.id, request.args))
+        case "later": held.append(reply)
+        case "fail": reply(.error(request.id, .notFound, "nothing here"))
+        case "big": reply(.ok(request.id, .string(String(repeating: "x", count: request.args["n"]?.intValue ?? 0))))
+        default: reply(.error(request.id, .unknownCommand, "no command \(request.command)"))
+        }
+    }
+}
+
+/// Runs the loop until `condition` holds or `seconds` pass.
+func spin(_ loop: EventLoop, seconds: Double = 2, until condition: () -> Bool) {
+    let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
+    while !condition() && MonotonicClock.now() < deadline { loop.runOnce(maxWaitNanos: 5_000_000) }
+}
+
+/// A raw client socket for driving the server from the test thread (which also runs its loop).
+final class RawClient {
+    let fd: Int32
+    private var buffered: [UInt8] = []
+    private(set) var sawEOF = false
+
+    init(path: String) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let address = SocketAddress(unixPath: path)!
+        precondition(address.withSockAddr { connect(fd, $0, $1) } == 0, "connect: \(errno)")
+    }
+
+    deinit { close(fd) }
+
+    func write(_ text: String) { write(Array(text.utf8)) }
+
+    func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { offset += n } else { return }
+        }
+    }
+
+    /// Reads what is available without blocking.
+    func pump() {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { buffered += chunk[0..<n]; continue }
+            if n == 0 || (errno != EAGAIN && errno != EINTR) { sawEOF = true }
+            return
+        }
+    }
+
+    /// The next line, running `loop` until it arrives (nil after two seconds).
+    func readLine(_ loop: EventLoop) -> String? {
+        spin(loop) { pump(); return buffered.contains(0x0A) }
+        guard let newline = buffered.firstIndex(of: 0x0A) else { return nil }
+        let line = String(decoding: buffered[...newline], as: UTF8.self)
+        buffered.removeSubrange(...newline)
+        return line
+    }
+
+    /// The next response, parsed.
+    func response(_ loop: EventLoop) -> ControlResponse? {
+        guard let line = readLine(loop) else { return nil }
+        return try? ControlResponse.parse(Array(line.utf8))
+    }
+
+    /// Runs `loop` until the server closes this connection.
+    func waitForClose(_ loop: EventLoop) -> Bool {
+        spin(loop) { pump(); return sawEOF }
+        return sawEOF
+    }
+}
