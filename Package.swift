@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN",
+                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -13,8 +13,23 @@ struct Rtcgate: ParsableCommand {
         commandName: "rtcgate",
         abstract: "WebRTC signaling appliance for edge gateways: STUN/TURN media plane, MQTT signaling, local control.",
         version: version,
-        subcommands: [Run.self, CheckConfig.self, Version.self],
+        subcommands: [Run.self, Ctl.self, CheckConfig.self, Version.self],
         defaultSubcommand: nil)
+
+    /// As ArgumentParser's, but a usage error exits with 2 (as `rtcgate ctl` documents, and as
+    /// `run` does for a bad configuration) instead of 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                writeToStandardError(fullMessage(for: error) + "\n")
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by every command that reads a configuration.

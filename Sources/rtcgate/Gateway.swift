@@ -1,4 +1,6 @@
+import Control
 import Glibc
+import JSON
 import Logging
 import MediaPlane
 import Reactor
@@ -13,15 +15,19 @@ private struct OwnershipTransfer<Value>: @unchecked Sendable {
 /// The running daemon: media workers on their own threads, and the main loop that handles
 /// signals, reloads and the periodic counter summary.
 final class Gateway: TimerHandler {
-    private var configuration: GatewayConfiguration
+    private(set) var configuration: GatewayConfiguration
     private let sources: ConfigSources
-    private let logger = Logger(label: "rtcgate")
-    private var handles: [MediaWorkerHandle] = []
+    let logger = Logger(label: "rtcgate")
+    /// Set by `drain`: new sessions and allocations are refused.
+    var isDraining = false
+    private(set) var handles: [MediaWorkerHandle] = []
     private var threads: [WorkerThread] = []
     private var mainLoop: EventLoop?
-    private var signaling: SignalingService?
+    private(set) var signaling: SignalingService?
     private var metricsListener: MetricsListener?
-    private let startedAt = MonotonicClock.now()
+    private var controlServer: ControlServer?
+    private(set) var management: ManagementService?
+    let startedAt = MonotonicClock.now()
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
@@ -54,6 +60,7 @@ final class Gateway: TimerHandler {
                     "prefix": "\(configuration.signaling.topicPrefix)",
                 ])
             }
+            try startManagement(loop: loop)
             if let listen = configuration.management.metricsListen {
                 metricsListener = try MetricsListener(address: try MetricsListener.address(listen), loop: loop) { [unowned self] in
                     self.metrics().prometheusText
@@ -72,10 +79,29 @@ final class Gateway: TimerHandler {
             stopWorkers()
             return 1
         }
+        controlServer?.shutdown()
         stopWorkers()
         logSummary(final: true)
         logger.info("rtcgate stopped")
         return 0
+    }
+
+    /// The control socket (and, with the state directory, the provisioning store).
+    private func startManagement(loop: EventLoop) throws {
+        let options = configuration.management
+        guard !options.controlSocket.isEmpty else { return }
+        let service = ManagementService(gateway: self)
+        var settings = ControlServerConfiguration(path: options.controlSocket)
+        settings.mode = mode_t(options.controlMode)
+        if let group = options.controlGroup {
+            guard let gid = ControlAccessPolicy.groupId(named: group) else {
+                throw ConfigError(origin: "control-group", message: "no group '\(group)'")
+            }
+            settings.access = ControlAccessPolicy(groupId: gid)
+        }
+        controlServer = try ControlServer(configuration: settings, loop: loop, handler: service)
+        management = service
+        logger.info("control socket ready", metadata: ["path": "\(options.controlSocket)", "mode": "\(String(options.controlMode, radix: 8))"])
     }
 
     private func workersAddresses(_ media: MediaWorkerConfig) -> String {
@@ -113,8 +139,10 @@ final class Gateway: TimerHandler {
     }
 
     /// Re-reads every source and applies what can change live: log level, STUN rate limit,
-    /// summary interval. Anything else needs a restart and is reported as such.
-    private func reload() {
+    /// summary interval, signaling clients. Anything else needs a restart and is reported as
+    /// such. Returns what was applied, or nil when the new configuration is invalid.
+    @discardableResult
+    func reload() -> JSONValue? {
         let fresh: GatewayConfiguration
         var freshSignaling: SignalingSettings?
         do {
@@ -123,7 +151,7 @@ final class Gateway: TimerHandler {
             if fresh.signaling.enabled { freshSignaling = try fresh.signalingSettings(media: media) }
         } catch {
             logger.error("reload refused, keeping the running configuration: \(error)")
-            return
+            return nil
         }
         GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(fresh.logLevel), ordering: .relaxed)
         for handle in handles {
@@ -146,6 +174,8 @@ final class Gateway: TimerHandler {
             "signal_clients": "\(configuration.signaling.clients.count)",
             "restart_needed": "\(restartNeeded ? "yes (listeners, workers or pools changed)" : "no")",
         ])
+        return ["logLevel": .string(fresh.logLevel.rawValue), "signalClients": .number(JSONNumber(configuration.signaling.clients.count)),
+                "restartNeeded": .bool(restartNeeded)]
     }
 
     private func scheduleSummary(loop: EventLoop) {
@@ -195,7 +225,7 @@ final class Gateway: TimerHandler {
             "tcp_open": "\(total.tcpOpen)",
             "tcp_refused_full": "\(total.tcpRefusedFull)",
         ]
-        if configuration.turn.users.isEmpty == false || configuration.turn.useAuthSecret {
+        if configuration.turnEnabled {
             metadata["turn_allocations"] = "\(total.turnAllocations)"
             metadata["turn_to_peer"] = "\(total.turn.packetsToPeer)"
             metadata["turn_to_client"] = "\(total.turn.packetsToClient)"

@@ -55,6 +55,9 @@ struct GatewayConfiguration {
         }
     }
 
+    /// Whether the workers run the TURN relay.
+    var turnEnabled: Bool { !turn.users.isEmpty || turn.useAuthSecret || management.turnAlways }
+
     /// The signaling plane's settings, pointing ICE_CONFIG at this gateway's STUN/TURN.
     func signalingSettings(media: MediaWorkerConfig) throws(ConfigError) -> SignalingSettings {
         try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn)
@@ -71,7 +74,7 @@ struct GatewayConfiguration {
             config.listenAddresses.append(address)
         }
         config.workerCount = resolvedWorkers
-        config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses)
+        config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses, always: management.turnAlways)
         let problems = config.problems()
         if let first = problems.first { throw ConfigError(origin: "configuration", message: problems.count == 1 ? first : problems.joined(separator: "; ")) }
         return config

@@ -36,6 +36,9 @@ struct GatewayLogHandler: LogHandler {
         writeToStandardError(line)
     }
 
+    /// The level in force now.
+    static var currentLevel: Logger.Level { Logger.Level.allCases[Int(sharedLevel.load(ordering: .relaxed))] }
+
     static func levelCode(_ level: Logger.Level) -> UInt8 { UInt8(Logger.Level.allCases.firstIndex(of: level)!) }
     static func level(fromCode code: UInt8) -> Logger.Level { Logger.Level.allCases[Int(code)] }
 

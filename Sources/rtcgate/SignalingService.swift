@@ -1,4 +1,5 @@
 import Glibc
+import JSON
 import Logging
 import MQTT
 import Reactor
@@ -80,6 +81,30 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
             client.publish(topic: message.topic, payload: message.payload, correlationData: message.correlationData)
         }
         outbox.removeAll(keepingCapacity: true)
+    }
+
+    /// `drain`: GO_AWAY to clients with sessions, no new sessions. Returns how many were told.
+    func drain(graceSeconds: Int) -> Int {
+        router.drain(graceSec: graceSeconds, into: &outbox)
+        let told = outbox.count
+        flushOutbox()
+        return told
+    }
+
+    /// Live sessions for `session.list`.
+    func sessions() -> [JSONValue] {
+        router.sessionInfos(clock: clock()).map { info in
+            ["sid": .string(info.sid), "a": .string(info.a), "b": .string(info.b), "state": .string(info.state),
+             "offerer": .string(info.offerer), "ageSeconds": .number(JSONNumber(info.ageMs / 1_000)),
+             "idleSeconds": .number(JSONNumber(info.idleMs / 1_000))]
+        }
+    }
+
+    /// `session.end`: END to both parties; false when there is no such session.
+    func endSession(sid: String, a: String, b: String, reason: EndReason) -> Bool {
+        let ended = router.endSession(sid: sid, between: a, and: b, reason: reason, into: &outbox)
+        flushOutbox()
+        return ended
     }
 
     /// Counters for the periodic summary line.

@@ -18,14 +18,14 @@ struct TurnOptions {
     var limits = TurnLimits()
 
     /// Nil when no credential is configured (TURN off: the gateway is a STUN server).
-    func settings(realm: String, listenAddresses: [SocketAddress]) throws(ConfigError) -> TurnSettings? {
+    func settings(realm: String, listenAddresses: [SocketAddress], always: Bool = false) throws(ConfigError) -> TurnSettings? {
         if useAuthSecret && staticAuthSecrets.isEmpty {
             throw ConfigError(origin: "use-auth-secret", message: "needs at least one static-auth-secret")
         }
         if !staticAuthSecrets.isEmpty && !useAuthSecret {
             throw ConfigError(origin: "static-auth-secret", message: "set use-auth-secret to enable TURN REST credentials")
         }
-        guard !users.isEmpty || useAuthSecret else { return nil }
+        guard !users.isEmpty || useAuthSecret || always else { return nil }
         guard minPort <= maxPort else { throw ConfigError(origin: "min-port", message: "min-port must not exceed max-port") }
         var secret = [UInt8](repeating: 0, count: 32)
         secret.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }

@@ -224,10 +224,19 @@ final class GatewayProcess {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// The gateway's control socket.
+    var controlSocket: String { directory.file("control.sock") }
+    /// The gateway's state folder (provisioning store).
+    var stateDirectory: String { directory.file("state") }
+
     /// The command-line arguments of `rtcgate run` for this harness.
+    /// The control socket and state folder sit beside the configuration file, so every
+    /// gateway of a test run has its own.
     static func arguments(port: UInt16, configPath: String, flags: [String]) -> [String] {
-        ["run", "--board", TestPaths.boardProfile, "--config", configPath,
-         "--listening-port", "\(port)", "--stats-interval", "1"] + flags
+        let directory = URL(fileURLWithPath: configPath).deletingLastPathComponent().path
+        return ["run", "--board", TestPaths.boardProfile, "--config", configPath,
+                "--listening-port", "\(port)", "--stats-interval", "1",
+                "--control-socket", directory + "/control.sock", "--state-dir", directory + "/state"] + flags
     }
 
     /// Starts the gateway and, when `waitReady`, waits (≤ `readyTimeout` s) until it answers a

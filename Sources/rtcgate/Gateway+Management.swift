@@ -1,0 +1,98 @@
+import Control
+import Glibc
+import JSON
+import Logging
+import MediaPlane
+import Reactor
+import STUN
+
+/// What the management plane asks of the running gateway.
+extension Gateway {
+    var signalingService: SignalingService? { signaling }
+
+    /// `status`: version, uptime and the state of each plane.
+    func statusReport() -> JSONValue {
+        var planes: [(String, JSONValue)] = [
+            ("media", ["workers": .number(JSONNumber(handles.count)),
+                       "turn": .bool(configuration.turnEnabled),
+                       "acceptingAllocations": .bool(!isDraining)]),
+        ]
+        if let signaling {
+            planes.append(("signaling", ["broker": .string("\(signaling.client.config.host):\(signaling.client.config.port)"),
+                                         "connected": .bool(signaling.client.isConnected),
+                                         "sessions": .number(JSONNumber(signaling.router.liveSessionCount)),
+                                         "draining": .bool(signaling.router.isDraining)]))
+        } else {
+            planes.append(("signaling", ["enabled": false]))
+        }
+        return ["version": .string(Rtcgate.version), "pid": .number(JSONNumber(Int(getpid()))),
+                "uptimeSeconds": .number(JSONNumber((MonotonicClock.now() - startedAt) / 1_000_000_000)),
+                "draining": .bool(isDraining), "planes": .object(planes)]
+    }
+
+    /// `config.show`: the effective settings, secrets redacted.
+    func configurationReport() -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        let c = configuration
+        members.append(("listening", .array(c.listeningIPs.map { .string("\($0):\(c.listeningPort)") })))
+        members.append(("workers", .number(JSONNumber(c.resolvedWorkers))))
+        members.append(("realm", .string(c.realm)))
+        members.append(("logLevel", .string(GatewayLogHandler.currentLevel.rawValue)))
+        members.append(("turn", ["enabled": .bool(c.turnEnabled), "minPort": .number(JSONNumber(Int(c.turn.minPort))),
+                                 "maxPort": .number(JSONNumber(Int(c.turn.maxPort))),
+                                 "configUsers": .number(JSONNumber(c.turn.users.count)),
+                                 "configSecrets": .number(JSONNumber(c.turn.staticAuthSecrets.count)),
+                                 "allowedPeers": .array(c.turn.allowedPeers.map(JSONValue.string)),
+                                 "deniedPeers": .array(c.turn.deniedPeers.map(JSONValue.string))]))
+        members.append(("signaling", c.signaling.enabled
+            ? ["mqttHost": .string(c.signaling.mqttHost ?? ""), "mqttPort": .number(JSONNumber(c.signaling.mqttPort)),
+               "mqttUser": .string(c.signaling.mqttUser), "mqttPassword": .string("(redacted)"),
+               "topicPrefix": .string(c.signaling.topicPrefix), "configClients": .number(JSONNumber(c.signaling.clients.count)),
+               "maxSessions": .number(JSONNumber(c.signaling.maxSessions))]
+            : ["enabled": false]))
+        members.append(("management", ["controlSocket": .string(c.management.controlSocket),
+                                       "stateDir": .string(c.management.stateDirectory),
+                                       "metricsListen": c.management.metricsListen.map(JSONValue.string) ?? .null]))
+        members.append(("sources", .object(c.origins.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        return .object(members)
+    }
+
+    func setLogLevel(_ level: Logger.Level) {
+        GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(level), ordering: .relaxed)
+    }
+
+    /// `drain`: GO_AWAY to signaling clients with sessions, no new sessions, no new TURN
+    /// allocations; live calls go on.
+    func drain(graceSeconds: Int) -> JSONValue {
+        isDraining = true
+        for handle in handles { handle.send(.acceptAllocations(false)) }
+        let told = signaling?.drain(graceSeconds: graceSeconds) ?? 0
+        logger.notice("draining: GO_AWAY sent to \(told) signaling clients; new sessions and allocations refused")
+        return ["draining": true, "goAwaySent": .number(JSONNumber(told))]
+    }
+
+    /// Every TURN allocation of every worker.
+    func allocations() throws(ControlFailure) -> [AllocationInfo] {
+        var all: [AllocationInfo] = []
+        for handle in handles {
+            guard case .allocations(let list)? = handle.ask({ .listAllocations(ticket: $0) }) else {
+                throw ControlFailure(.internal, "media worker \(handle.id) did not answer within 1 s")
+            }
+            all += list
+        }
+        return all
+    }
+
+    /// Deletes every allocation of `client` on every worker; returns how many.
+    func killAllocations(client: TransportAddress) throws(ControlFailure) -> Int {
+        var killed = 0
+        for handle in handles {
+            guard case .killed(let count)? = handle.ask({ .killAllocations(client: client, ticket: $0) }) else {
+                throw ControlFailure(.internal, "media worker \(handle.id) did not answer within 1 s")
+            }
+            killed += count
+        }
+        if killed > 0 { logger.notice("killed \(killed) allocation(s) of \(client) over the control socket") }
+        return killed
+    }
+}

@@ -1,0 +1,117 @@
+import Control
+import Glibc
+import JSON
+import Logging
+import MediaPlane
+import Reactor
+import STUN
+import Signaling
+import TURN
+
+/// The daemon side of the control socket: each command of docs/control.md, run on the main loop.
+/// Provisioning commands change the store first (atomically, on disk) and then the running
+/// planes, so an acknowledged change survives a crash and takes effect without a restart.
+final class ManagementService: ControlCommandHandler {
+    unowned let gateway: Gateway
+    let logger = Logger(label: "rtcgate.control")
+
+    init(gateway: Gateway) { self.gateway = gateway }
+
+    func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
+        do throws(ControlFailure) {
+            reply(.ok(request.id, try run(request)))
+        } catch {
+            reply(.error(request.id, error))
+        }
+    }
+
+    /// The commands that do not touch the provisioning store.
+    private func run(_ request: ControlRequest) throws(ControlFailure) -> JSONValue {
+        switch request.command {
+        case "status":
+            try request.requireOnlyArgs([])
+            return gateway.statusReport()
+        case "stats":
+            try request.requireOnlyArgs([])
+            return gateway.metrics().json
+        case "stats.prometheus":
+            try request.requireOnlyArgs([])
+            return ["text": .string(gateway.metrics().prometheusText)]
+        case "config.show":
+            try request.requireOnlyArgs([])
+            return gateway.configurationReport()
+        case "log.level":
+            try request.requireOnlyArgs(["level"])
+            let text = try request.string("level")
+            guard let level = try? ConfigValue.logLevel(text) else {
+                throw ControlFailure(.badRequest, "log.level: '\(text)' is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            gateway.setLogLevel(level)
+            logger.notice("log level set to \(level.rawValue) over the control socket")
+            return ["level": .string(level.rawValue)]
+        case "reload":
+            try request.requireOnlyArgs([])
+            guard let outcome = gateway.reload() else { throw ControlFailure(.badRequest, "reload refused: the configuration is invalid (see the log)") }
+            return outcome
+        case "drain":
+            try request.requireOnlyArgs(["graceSec"])
+            let grace = try request.optionalInt("graceSec", in: 0...86_400) ?? 30
+            return gateway.drain(graceSeconds: grace)
+        case "session.list":
+            try request.requireOnlyArgs([])
+            return ["sessions": .array(try signaling().sessions())]
+        case "session.end":
+            try request.requireOnlyArgs(["sid", "a", "b", "reason"])
+            let reasonText = try request.optionalString("reason") ?? "policy"
+            guard let reason = EndReason(rawValue: reasonText) else {
+                throw ControlFailure(.badRequest, "session.end: reason must be one of \(EndReason.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let sid = try request.string("sid"), a = try request.string("a"), b = try request.string("b")
+            guard try signaling().endSession(sid: sid, a: a, b: b, reason: reason) else {
+                throw ControlFailure(.notFound, "no session \(sid) between \(a) and \(b)")
+            }
+            return ["ended": .string(sid)]
+        case "allocation.list":
+            try request.requireOnlyArgs([])
+            return ["allocations": .array(try gateway.allocations().map(Self.json))]
+        case "allocation.kill":
+            try request.requireOnlyArgs(["client"])
+            let text = try request.string("client")
+            guard let address = MetricsListenerAddress.transportAddress(text) else {
+                throw ControlFailure(.badRequest, "allocation.kill: '\(text)' is not ip:port or [ipv6]:port")
+            }
+            let killed = try gateway.killAllocations(client: address)
+            guard killed > 0 else { throw ControlFailure(.notFound, "no allocation of client \(text)") }
+            return ["killed": .number(JSONNumber(killed))]
+        default:
+            throw ControlFailure(.unknownCommand, "unknown command '\(request.command)' (see docs/control.md)")
+        }
+    }
+
+    private func signaling() throws(ControlFailure) -> SignalingService {
+        guard let service = gateway.signalingService else { throw ControlFailure(.unavailable, "the signaling plane is not enabled (mqtt-host)") }
+        return service
+    }
+
+    static func json(_ info: AllocationInfo) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("worker", .number(JSONNumber(info.worker))), ("client", .string(info.client.description)),
+            ("transport", .string(info.transport)), ("relayed", .string(info.relayed.description)),
+        ]
+        if let additional = info.additionalRelayed { members.append(("relayedIPv6", .string(additional.description))) }
+        members += [("user", .string(info.user)), ("ageSeconds", .number(JSONNumber(info.ageSeconds))),
+                    ("lifetimeSeconds", .number(JSONNumber(info.lifetimeSeconds))),
+                    ("bytesToPeer", .number(JSONNumber(info.bytesToPeer))), ("bytesToClient", .number(JSONNumber(info.bytesToClient))),
+                    ("permissions", .number(JSONNumber(info.permissions))), ("channels", .number(JSONNumber(info.channels)))]
+        return .object(members)
+    }
+}
+
+/// Address parsing shared by `metrics-listen` and `allocation.kill`.
+enum MetricsListenerAddress {
+    /// `1.2.3.4:5678` or `[::1]:5678`.
+    static func transportAddress(_ text: String) -> TransportAddress? {
+        guard let address = try? MetricsListener.address(text) else { return nil }
+        return TransportAddress(address)
+    }
+}
