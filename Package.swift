@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness", "JSON"]),
     ],
     swiftLanguageModes: [.v6]
 )
