@@ -27,6 +27,11 @@ final class Gateway: TimerHandler {
     private var metricsListener: MetricsListener?
     private var controlServer: ControlServer?
     private(set) var management: ManagementService?
+    /// The provisioning store (nil when `state-dir` is empty).
+    private(set) var store: ProvisioningStore?
+    func setStore(_ store: ProvisioningStore) { self.store = store }
+    /// TURN relay running in the workers (fixed at start-up).
+    private(set) var turnRunning = false
     let startedAt = MonotonicClock.now()
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
@@ -39,7 +44,9 @@ final class Gateway: TimerHandler {
         GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(configuration.logLevel), ordering: .relaxed)
         SignalSource.blockSignals()
         do {
-            let media = try configuration.mediaConfig()
+            try openStore()
+            let media = try configuration.mediaConfig(provisioned: provisioned())
+            turnRunning = media.turn != nil
             let loop = try EventLoop(maxRegistrations: 64, timerCapacity: 512)
             mainLoop = loop
             let signals = try SignalSource(loop: loop) { [unowned self] signal in self.handleSignal(signal) }
@@ -51,12 +58,13 @@ final class Gateway: TimerHandler {
                 "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).totalBytes / 1024)",
             ])
             if configuration.signaling.enabled {
-                let service = try SignalingService(settings: try configuration.signalingSettings(media: media), loop: loop)
+                let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
+                                                   loop: loop)
                 signaling = service
                 service.start()
                 logger.info("signaling plane starting", metadata: [
                     "broker": "\(configuration.signaling.mqttHost ?? ""):\(configuration.signaling.mqttPort)",
-                    "clients": "\(configuration.signaling.clients.count)",
+                    "clients": "\(service.router.policy.count)",
                     "prefix": "\(configuration.signaling.topicPrefix)",
                 ])
             }
@@ -70,6 +78,10 @@ final class Gateway: TimerHandler {
             scheduleSummary(loop: loop)
             loop.run()
             withExtendedLifetime(signals) {}
+        } catch let error as ProvisioningError {
+            logger.critical("cannot start: provisioning store: \(error)")
+            stopWorkers()
+            return 2
         } catch let error as ConfigError {
             logger.critical("configuration invalid: \(error)")
             stopWorkers()
@@ -147,8 +159,8 @@ final class Gateway: TimerHandler {
         var freshSignaling: SignalingSettings?
         do {
             fresh = try sources.load()
-            let media = try fresh.mediaConfig()
-            if fresh.signaling.enabled { freshSignaling = try fresh.signalingSettings(media: media) }
+            let media = try fresh.mediaConfig(provisioned: provisioned())
+            if fresh.signaling.enabled { freshSignaling = try fresh.signalingSettings(media: media, provisioned: provisioned()) }
         } catch {
             logger.error("reload refused, keeping the running configuration: \(error)")
             return nil
@@ -187,6 +199,7 @@ final class Gateway: TimerHandler {
     }
 
     func timerFired(context: UInt64, now: UInt64) {
+        pruneRetiredSecrets()
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
         if let mainLoop { scheduleSummary(loop: mainLoop) }
     }

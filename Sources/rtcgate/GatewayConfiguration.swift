@@ -59,12 +59,14 @@ struct GatewayConfiguration {
     var turnEnabled: Bool { !turn.users.isEmpty || turn.useAuthSecret || management.turnAlways }
 
     /// The signaling plane's settings, pointing ICE_CONFIG at this gateway's STUN/TURN.
-    func signalingSettings(media: MediaWorkerConfig) throws(ConfigError) -> SignalingSettings {
-        try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn)
+    func signalingSettings(media: MediaWorkerConfig, provisioned: ProvisionedCredentials = ProvisionedCredentials())
+        throws(ConfigError) -> SignalingSettings {
+        try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn,
+                               turnRelay: media.turn != nil, provisioned: provisioned)
     }
 
     /// The media workers' configuration, with listening addresses resolved.
-    func mediaConfig() throws(ConfigError) -> MediaWorkerConfig {
+    func mediaConfig(provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> MediaWorkerConfig {
         var config = media
         config.listenAddresses = []
         for ip in listeningIPs {
@@ -74,7 +76,8 @@ struct GatewayConfiguration {
             config.listenAddresses.append(address)
         }
         config.workerCount = resolvedWorkers
-        config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses, always: management.turnAlways)
+        config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses, always: management.turnAlways,
+                                        provisioned: provisioned)
         let problems = config.problems()
         if let first = problems.first { throw ConfigError(origin: "configuration", message: problems.count == 1 ? first : problems.joined(separator: "; ")) }
         return config

@@ -19,6 +19,7 @@ final class ManagementService: ControlCommandHandler {
 
     func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
         do throws(ControlFailure) {
+            if let result = try runProvisioning(request) { return reply(.ok(request.id, result)) }
             reply(.ok(request.id, try run(request)))
         } catch {
             reply(.error(request.id, error))

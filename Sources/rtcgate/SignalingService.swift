@@ -7,9 +7,15 @@ import Signaling
 import TURN
 
 /// Mints the TURN credentials of `ICE_CONFIG` with the relay's own REST secrets, so what the
-/// router hands out is exactly what the TURN relay accepts.
-struct RestCredentialMinter: IceCredentialMinter {
-    let credentials: RestCredentials
+/// router hands out is exactly what the TURN relay accepts. A class: secrets change live
+/// (`secret.add`, `secret.rotate`), and the router keeps this one minter.
+final class RestCredentialMinter: IceCredentialMinter {
+    private(set) var credentials: RestCredentials
+
+    init(secrets: [String]) { credentials = RestCredentials(secrets: secrets) }
+
+    /// Mints with the newest of `secrets` from now on (none: ICE_CONFIG lists STUN only).
+    func replace(secrets: [String]) { credentials = RestCredentials(secrets: secrets) }
 
     func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)? {
         credentials.mint(clientId: clientId, now: unixNow, ttl: ttl).map { ($0.username, $0.password) }
@@ -22,6 +28,7 @@ struct RestCredentialMinter: IceCredentialMinter {
 final class SignalingService: MQTTClientDelegate, TimerHandler {
     let router: SignalingRouter
     let client: MQTTClient
+    let minter: RestCredentialMinter
     private let loop: EventLoop
     private let logger = Logger(label: "rtcgate.signaling")
     private var outbox: [OutboundMessage] = []
@@ -34,6 +41,7 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     init(settings: SignalingSettings, loop: EventLoop) throws {
         self.loop = loop
+        minter = settings.minter
         router = SignalingRouter(config: settings.router, policy: settings.policy, iceServers: settings.iceServers,
                                  minter: settings.minter)
         statusPrefix = settings.router.topicPrefix + "/status/"

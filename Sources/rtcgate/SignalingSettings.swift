@@ -10,14 +10,17 @@ struct SignalingSettings {
     var router: SignalingConfig
     var policy: SignalingPolicy
     var iceServers: IceServerURLs
-    var minter: any IceCredentialMinter
+    var minter: RestCredentialMinter
     var mqtt: MQTTClientConfig
 }
 
 extension SignalingOptions {
     /// Checks and resolves the options; `listen` and `turn` say where STUN/TURN is served and with
     /// which REST secrets, so ICE_CONFIG points at this gateway's own relay.
-    func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions) throws(ConfigError) -> SignalingSettings {
+    /// `turnRelay`: the media workers run TURN, so ICE_CONFIG lists its URLs (with credentials
+    /// whenever a REST secret is in force).
+    func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions, turnRelay: Bool,
+                  provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> SignalingSettings {
         var router = SignalingConfig()
         router.topicPrefix = topicPrefix
         router.maxPayloadBytes = maxPayloadBytes
@@ -36,19 +39,18 @@ extension SignalingOptions {
                 throw ConfigError(origin: "signal-client", message: "'\(line)': \(error)")
             }
         }
-        let policy = SignalingPolicy(clients: records)
+        let policy = Self.policy(config: records, provisioned: provisioned)
 
         let host = try iceHostname(listen: listen)
         let port = listen.first?.port ?? 3478
-        let turnOn = turn.useAuthSecret && !turn.staticAuthSecrets.isEmpty
+        let secrets = provisioned.secrets + (turn.useAuthSecret ? turn.staticAuthSecrets : [])
         var turnURLs: [String] = []
-        if turnOn {
+        if turnRelay {
             if udp { turnURLs.append("turn:\(host):\(port)?transport=udp") }
             if tcp { turnURLs.append("turn:\(host):\(port)?transport=tcp") }
         }
         let iceServers = IceServerURLs(stun: udp ? ["stun:\(host):\(port)"] : [], turn: turnURLs)
-        let minter: any IceCredentialMinter = turnOn
-            ? RestCredentialMinter(credentials: RestCredentials(secrets: turn.staticAuthSecrets)) : NoIceCredentials()
+        let minter = RestCredentialMinter(secrets: secrets)
 
         var mqtt = MQTTClientConfig(host: mqttHost ?? "127.0.0.1", port: mqttPort, clientId: mqttUser,
                                     username: mqttUser, password: try password(),
@@ -65,6 +67,12 @@ extension SignalingOptions {
         mqtt.onlineMessage = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"online"}"#.utf8))
         mqtt.offlineMessage = mqtt.will
         return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt)
+    }
+
+    /// The configuration's clients and the store's; a client in both is the store's.
+    static func policy(config: [ClientRecord], provisioned: ProvisionedCredentials) -> SignalingPolicy {
+        let stored = Set(provisioned.clients.map(\.id))
+        return SignalingPolicy(clients: config.filter { !stored.contains($0.id) } + provisioned.clients)
     }
 
     /// `ice-host`, else the first listening address that is not a wildcard (IPv6 in brackets).

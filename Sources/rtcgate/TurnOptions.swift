@@ -17,25 +17,35 @@ struct TurnOptions {
     var deniedPeers: [String] = []
     var limits = TurnLimits()
 
+    /// The users of the configuration file and of the store, as the workers check them.
+    func credentialStore(realm: String, provisioned: ProvisionedCredentials) -> CredentialStore {
+        var store = CredentialStore(realm: realm)
+        for line in users { _ = store.addUser(line: line) }
+        for user in provisioned.users { _ = store.addUser(name: user.name, key: user.key) }
+        return store
+    }
+
     /// Nil when no credential is configured (TURN off: the gateway is a STUN server).
-    func settings(realm: String, listenAddresses: [SocketAddress], always: Bool = false) throws(ConfigError) -> TurnSettings? {
-        if useAuthSecret && staticAuthSecrets.isEmpty {
+    func settings(realm: String, listenAddresses: [SocketAddress], always: Bool = false,
+                  provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> TurnSettings? {
+        if useAuthSecret && staticAuthSecrets.isEmpty && provisioned.secrets.isEmpty {
             throw ConfigError(origin: "use-auth-secret", message: "needs at least one static-auth-secret")
         }
         if !staticAuthSecrets.isEmpty && !useAuthSecret {
             throw ConfigError(origin: "static-auth-secret", message: "set use-auth-secret to enable TURN REST credentials")
         }
-        guard !users.isEmpty || useAuthSecret || always else { return nil }
+        guard !users.isEmpty || useAuthSecret || always || !provisioned.users.isEmpty || !provisioned.secrets.isEmpty else { return nil }
         guard minPort <= maxPort else { throw ConfigError(origin: "min-port", message: "min-port must not exceed max-port") }
         var secret = [UInt8](repeating: 0, count: 32)
         secret.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
         var settings = TurnSettings(realm: realm, nonceSecret: secret)
         settings.limits = limits
         settings.ports = minPort...maxPort
-        settings.restSecrets = staticAuthSecrets
+        settings.restSecrets = provisioned.secrets + staticAuthSecrets
         for line in users where !settings.users.addUser(line: line) {
             throw ConfigError(origin: "user", message: "'\(line.prefix { $0 != ":" }):…' is not name:password or name:0x<key>")
         }
+        for user in provisioned.users { _ = settings.users.addUser(name: user.name, key: user.key) }
         // Relayed addresses: relay-ip, else the listening addresses that are not wildcards.
         let candidates = relayIPs.isEmpty ? listenAddresses.map(\.host) : relayIPs
         for text in candidates {

@@ -1,0 +1,62 @@
+import Control
+import Glibc
+import MediaPlane
+import Signaling
+import TURN
+
+/// The provisioning store at start-up and its changes applied live to the running planes.
+extension Gateway {
+    /// Opens (and locks) the store; a corrupt, newer or locked store stops the start.
+    func openStore() throws(ProvisioningError) {
+        let directory = configuration.management.stateDirectory
+        guard !directory.isEmpty else { return }
+        let opened = try ProvisioningStore(directory: directory)
+        setStore(opened)
+        let state = opened.state
+        logger.info("provisioning store loaded", metadata: [
+            "path": "\(opened.filePath)", "revision": "\(state.revision)", "devices": "\(state.devices.count)",
+            "turn_users": "\(state.turnUsers.count)", "rest_secrets": "\(state.restSecrets.count)",
+        ])
+    }
+
+    /// The store's records in force now (empty without a store).
+    func provisioned() -> ProvisionedCredentials {
+        guard let store else { return ProvisionedCredentials() }
+        return ProvisionedCredentials(store.state, realm: configuration.realm, now: Int64(time(nil)))
+    }
+
+    /// Pushes the store's current records to the workers (TURN users and secrets) and to the
+    /// signaling router (clients, secrets), after a change was written.
+    func applyProvisioning() {
+        let current = provisioned()
+        let secrets = current.secrets + (configuration.turn.useAuthSecret ? configuration.turn.staticAuthSecrets : [])
+        if turnRunning {
+            let users = configuration.turn.credentialStore(realm: configuration.realm, provisioned: current)
+            for handle in handles { handle.send(.replaceCredentials(users: users, restSecrets: secrets)) }
+        }
+        if let signaling {
+            signaling.minter.replace(secrets: secrets)
+            var records: [ClientRecord] = []
+            for line in configuration.signaling.clients {
+                if let record = try? SignalingPolicy.parseClientLine(line) { records.append(record) }
+            }
+            signaling.updatePolicy(SignalingOptions.policy(config: records, provisioned: current))
+        }
+    }
+
+    /// Drops REST secrets whose overlap has ended (checked with the summary timer).
+    func pruneRetiredSecrets() {
+        guard let store else { return }
+        let now = Int64(time(nil))
+        guard store.state.restSecrets.contains(where: { ($0.retiresAt ?? Int64.max) <= now }) else { return }
+        do {
+            let retired = try store.update { state throws(ProvisioningError) in state.pruneRetired(now: now) }
+            logger.notice("retired \(retired.count) TURN REST secret(s) at the end of their overlap", metadata: [
+                "ids": "\(retired.map(\.id).joined(separator: ","))",
+            ])
+            applyProvisioning()
+        } catch {
+            logger.error("could not retire TURN REST secrets: \(error)")
+        }
+    }
+}
