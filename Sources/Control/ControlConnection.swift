@@ -26,8 +26,10 @@ final class ControlConnection: EventHandler {
     private var outboxStart = 0
     private var registration: Registration?
     private var wantsWrite = false
-    /// Set after a final error line: stop reading, close once the outbox is flushed.
+    /// Set after a final error line or the peer's end of input: read no more, close once the
+    /// outbox is flushed (and, after the peer's end of input, every pending reply sent).
     private var closing = false
+    private var finalReason = ControlCloseReason.local
     weak var owner: ControlServer?
 
     init(index: Int) { self.index = index }
@@ -50,7 +52,12 @@ final class ControlConnection: EventHandler {
     func handleEvents(_ events: UInt32, loop: EventLoop) {
         guard fd >= 0 else { return }
         if events & EPOLLOUT.rawValue != 0 { flush(loop: loop) }
-        guard fd >= 0, !closing else { return }
+        guard fd >= 0 else { return }
+        if closing {
+            // The peer is gone altogether: nothing more can be delivered.
+            if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { close(reason: finalReason, loop: loop) }
+            return
+        }
         if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 {
             readAvailable(loop: loop)
         }
@@ -62,7 +69,19 @@ final class ControlConnection: EventHandler {
         for _ in 0..<16 {
             guard fd >= 0, !closing else { return }
             let n = owner.scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n == 0 { return close(reason: .peerClosed, loop: loop) }
+            if n == 0 {
+                // End of input: answer what was asked (e.g. `printf … | nc -N -U`), then close.
+                // A last line without its newline is still a request.
+                if !inbox.isEmpty {
+                    let line = inbox
+                    inbox = []
+                    scanned = 0
+                    let generationBefore = generation
+                    owner.received(line, on: self, loop: loop)
+                    if generation != generationBefore { return }
+                }
+                return finish(reason: .peerClosed, loop: loop)
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { return }
@@ -130,12 +149,26 @@ final class ControlConnection: EventHandler {
     /// Sends a final line, then closes once it is written (at once if nothing is pending).
     func sendFinal(_ bytes: [UInt8], reason: ControlCloseReason, limit: Int, loop: EventLoop) {
         guard send(bytes, limit: limit, loop: loop) else { return }
-        closing = true
-        finalReason = reason
-        if outboxStart == outbox.count { close(reason: reason, loop: loop) }
+        finish(reason: reason, loop: loop)
     }
 
-    private var finalReason = ControlCloseReason.local
+    /// Stops reading; closes now or once the outbox (and, for `.peerClosed`, every pending
+    /// reply) is out.
+    private func finish(reason: ControlCloseReason, loop: EventLoop) {
+        closing = true
+        finalReason = reason
+        updateInterest(loop: loop)
+        closeIfDone(loop: loop)
+    }
+
+    private func closeIfDone(loop: EventLoop) {
+        guard fd >= 0, closing, outboxStart == outbox.count else { return }
+        if finalReason == .peerClosed && pendingReplies > 0 { return }
+        close(reason: finalReason, loop: loop)
+    }
+
+    /// Called after a reply was queued.
+    func replied(loop: EventLoop) { closeIfDone(loop: loop) }
 
     /// Writes as much of `bytes[from...]` as the socket takes; the new offset, or -1 on error.
     private func writeSome(_ bytes: [UInt8], from start: Int) -> Int {
@@ -157,14 +190,20 @@ final class ControlConnection: EventHandler {
         guard outboxStart == outbox.count else { return }
         outbox = []
         outboxStart = 0
-        if closing { return close(reason: finalReason, loop: loop) }
         setWriteInterest(false, loop: loop)
+        closeIfDone(loop: loop)
     }
 
     private func setWriteInterest(_ on: Bool, loop: EventLoop) {
-        guard on != wantsWrite, let registration else { return }
+        guard on != wantsWrite else { return }
         wantsWrite = on
-        let mask = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (on ? EPOLLOUT.rawValue : 0)
+        updateInterest(loop: loop)
+    }
+
+    /// Reading stops once closing (so a level-triggered EPOLLIN cannot spin the loop).
+    private func updateInterest(loop: EventLoop) {
+        guard let registration else { return }
+        let mask = (closing ? 0 : EPOLLIN.rawValue | EPOLLRDHUP.rawValue) | (wantsWrite ? EPOLLOUT.rawValue : 0)
         do throws(SystemError) { try loop.modify(registration, events: mask) } catch { close(reason: .writeError, loop: loop) }
     }
 

@@ -170,6 +170,7 @@ public final class ControlServer: EventHandler, TimerHandler {
             var response = response
             response.id = id
             self.send(response, on: target)
+            target.replied(loop: self.loop)
         }
     }
 

@@ -6,9 +6,9 @@ import XCTest
 @testable import Control
 
 final class ControlServerTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-    private var loop: EventLoop!
-    private var handler: StubHandler!
+    var directory: TemporaryDirectory!
+    var loop: EventLoop!
+    var handler: StubHandler!
     private var path: String { directory.path + "/run/control.sock" }
 
     override func setUpWithError() throws {
@@ -231,5 +231,40 @@ enum FileManagerShim {
     static func read(_ path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension ControlServerTests {
+    func testHalfClosedClientStillGetsItsAnswers() throws {
+        let server = try ControlServer(configuration: ControlServerConfiguration(path: directory.path + "/h.sock"), loop: loop, handler: handler)
+        defer { server.shutdown() }
+        let client = RawClient(path: directory.path + "/h.sock")
+        // Two requests, the last without its newline, then end of input (like `printf … | nc -N -U`).
+        client.write(#"{"v":1,"id":1,"cmd":"later"}"# + "\n" + #"{"v":1,"id":2,"cmd":"echo"}"#)
+        shutdown(client.fd, Int32(SHUT_WR))
+        XCTAssertEqual(client.response(loop), .ok(2, .object([])))
+        spin(loop, seconds: 0.1) { false }
+        XCTAssertEqual(server.openConnections, 1, "held open while a reply is pending")
+        handler.held[0](.ok(1, "late"))
+        XCTAssertEqual(client.response(loop), .ok(1, "late"))
+        XCTAssertTrue(client.waitForClose(loop))
+        XCTAssertEqual(server.openConnections, 0)
+        XCTAssertEqual(server.counters.droppedReplies, 0)
+    }
+
+    func testIdleClientsAreClosedUnlessARequestIsPending() throws {
+        var configuration = ControlServerConfiguration(path: directory.path + "/i.sock")
+        configuration.idleTimeoutSeconds = 1
+        let server = try ControlServer(configuration: configuration, loop: loop, handler: handler)
+        defer { server.shutdown() }
+        let idle = RawClient(path: directory.path + "/i.sock")
+        let waiting = RawClient(path: directory.path + "/i.sock")
+        waiting.write(#"{"v":1,"id":1,"cmd":"later"}"# + "\n")
+        spin(loop, seconds: 3) { server.counters.closedIdle == 1 }
+        XCTAssertTrue(idle.waitForClose(loop))
+        XCTAssertEqual(server.counters.closedIdle, 1)
+        XCTAssertEqual(server.openConnections, 1)
+        handler.held[0](.ok(1, "done"))
+        XCTAssertEqual(waiting.response(loop), .ok(1, "done"))
     }
 }
