@@ -86,7 +86,8 @@ final class ControlClientTests: XCTestCase {
     func testBusyIsARemoteError() throws {
         try withServer({ $0.maxClients = 1 }) {
             let holder = RawClient(path: path)
-            usleep(100_000)
+            holder.write(#"{"v":1,"id":1,"cmd":"echo"}"# + "\n")
+            XCTAssertNotNil(holder.blockingReadLine(), "the holder has its slot")
             XCTAssertThrowsError(try ControlClient(path: path).call("echo", args: [:], timeout: 2)) { error in
                 guard case .remote(.busy, _)? = error as? ControlClientError else { return XCTFail("\(error)") }
             }

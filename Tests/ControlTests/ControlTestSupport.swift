@@ -94,6 +94,19 @@ final class RawClient {
         return try? ControlResponse.parse(Array(line.utf8))
     }
 
+    /// The next line when the server runs on another thread (waits with poll, at most 2 s).
+    func blockingReadLine() -> String? {
+        let deadline = MonotonicClock.now() + 2_000_000_000
+        while !buffered.contains(0x0A) && !sawEOF && MonotonicClock.now() < deadline {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, 50)
+            pump()
+        }
+        guard let newline = buffered.firstIndex(of: 0x0A) else { return nil }
+        defer { buffered.removeSubrange(...newline) }
+        return String(decoding: buffered[...newline], as: UTF8.self)
+    }
+
     /// Runs `loop` until the server closes this connection.
     func waitForClose(_ loop: EventLoop) -> Bool {
         spin(loop) { pump(); return sawEOF }
