@@ -45,7 +45,8 @@ extension ProvisioningState {
 }
 
 extension DeviceRecord {
-    var json: JSONValue {
+    /// The record as stored in the file (also the `device` of command results).
+    public var json: JSONValue {
         .object([("id", .string(id)), ("role", .string(role.rawValue)), ("groups", .array(groups.map { .string($0) })),
                  ("allow", .array(allow.map { .string($0) })), ("relayOnly", .bool(relayOnly)), ("brokerManaged", .bool(brokerManaged)),
                  ("createdAt", .number(JSONNumber(Int(createdAt)))), ("updatedAt", .number(JSONNumber(Int(updatedAt))))])
@@ -66,6 +67,11 @@ extension DeviceRecord {
 }
 
 extension TurnUserRecord {
+    /// `{name, realm, createdAt}`: what `turn-user.list` shows (never the key).
+    public var listing: JSONValue {
+        .object([("name", .string(name)), ("realm", .string(realm)), ("createdAt", .number(JSONNumber(Int(createdAt))))])
+    }
+
     var json: JSONValue {
         .object([("name", .string(name)), ("realm", .string(realm)), ("key", .string(key)),
                  ("createdAt", .number(JSONNumber(Int(createdAt))))])
@@ -82,6 +88,12 @@ extension TurnUserRecord {
 }
 
 extension RestSecretRecord {
+    /// `{id, createdAt, retiresAt, fingerprint}`: what `secret.list` shows (never the secret).
+    public var listing: JSONValue {
+        .object([("id", .string(id)), ("createdAt", .number(JSONNumber(Int(createdAt)))),
+                 ("retiresAt", retiresAt.map { .number(JSONNumber(Int($0))) } ?? .null), ("fingerprint", .string(fingerprint))])
+    }
+
     var json: JSONValue {
         .object([("id", .string(id)), ("secret", .string(secret)), ("createdAt", .number(JSONNumber(Int(createdAt)))),
                  ("retiresAt", retiresAt.map { .number(JSONNumber(Int($0))) } ?? .null)])

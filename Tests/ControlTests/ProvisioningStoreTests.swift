@@ -155,6 +155,7 @@ final class ProvisioningStoreTests: XCTestCase {
         XCTAssertThrowsError(try state.addTurnUser(name: "bob@x", realm: "r", password: "p", now: 1))
         XCTAssertThrowsError(try state.addTurnUser(name: "a:b", realm: "r", password: "p", now: 1))
         XCTAssertThrowsError(try state.addTurnUser(name: "c", realm: "r", password: "", now: 1))
+        XCTAssertEqual(state.turnUsers[0].listing, ["name": "bob@x", "realm": "r", "createdAt": 1])
         try state.removeTurnUser(name: "bob@x")
         XCTAssertThrowsError(try state.removeTurnUser(name: "bob@x"))
     }
@@ -177,6 +178,9 @@ final class ProvisioningStoreTests: XCTestCase {
         XCTAssertEqual(state.pruneRetired(now: 249), [])
         XCTAssertEqual(state.pruneRetired(now: 250).map(\.id), [first.id])
         XCTAssertEqual(state.restSecrets.map(\.id), [new.id])
+        XCTAssertEqual(state.restSecrets[0].listing.jsonText,
+                       #"{"id":"\#(new.id)","createdAt":200,"retiresAt":null,"fingerprint":"\#(new.fingerprint)"}"#)
+        XCTAssertFalse(state.restSecrets[0].listing.jsonText.contains(new.secret))
         XCTAssertThrowsError(try state.removeRestSecret(id: first.id))
         try state.removeRestSecret(id: new.id)
         XCTAssertNil(try state.rotateRestSecret(now: 300, overlapSeconds: 10).previous)
