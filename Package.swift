@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
+        .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor"]),
 
         // Executables.
         .executableTarget(
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
+        .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness"]),
         .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness", "JSON"]),
     ],
