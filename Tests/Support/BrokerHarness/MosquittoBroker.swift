@@ -13,7 +13,8 @@ public struct BrokerHarnessError: Error, CustomStringConvertible {
 /// configuration rtcgate ships (`packaging/mosquitto/rtcgate.conf` and `rtcgate.acl`): the conf is
 /// used line for line, with only its `/etc/mosquitto/` paths pointed at the test's folder and a
 /// loopback listener put in front; the ACL file is copied unchanged; the password file is made with
-/// `mosquitto_passwd`.
+/// `mosquitto_passwd`. `.dynsec(adminPassword:)` runs `packaging/mosquitto/dynsec/rtcgate-dynsec.conf`
+/// the same way, with the plugin's file made by `init-dynsec.sh` in the test's folder.
 public final class MosquittoBroker {
     public enum Setup {
         case open
@@ -21,6 +22,8 @@ public final class MosquittoBroker {
         /// Anonymous, TLS only, with a server certificate for 127.0.0.1 signed by a fresh CA
         /// (`caFile` then names the CA to trust).
         case tls
+        /// The shipped dynamic-security configuration; the broker user `rtcgate` has `adminPassword`.
+        case dynsec(adminPassword: String)
     }
 
     public let port: UInt16
@@ -70,6 +73,8 @@ public final class MosquittoBroker {
             }
             try FileManager.default.copyItem(atPath: packaging + "/rtcgate.acl", toPath: directory + "/rtcgate.acl")
             try Self.writePasswords(users, to: directory + "/rtcgate.passwd")
+        case .dynsec(let adminPassword):
+            lines += try Self.prepareDynsec(in: directory, adminPassword: adminPassword)
         }
         lines += ["log_dest file \(logPath)", "log_type error", "log_type warning", "log_type notice",
                   "log_type information"]
@@ -80,6 +85,38 @@ public final class MosquittoBroker {
     deinit {
         stop()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The plugin's file of a `.dynsec` broker (the plugin rewrites it after every change).
+    public var dynsecFile: String { directory + "/dynamic-security.json" }
+
+    /// The shipped dynsec conf with its `/var/lib/mosquitto/` path pointed at `directory` (and the
+    /// plugin path at wherever this machine has it), after `init-dynsec.sh` made the plugin's file.
+    private static func prepareDynsec(in directory: String, adminPassword: String) throws -> [String] {
+        let folder = repoRoot + "/packaging/mosquitto/dynsec"
+        let shipped = try String(contentsOfFile: folder + "/rtcgate-dynsec.conf", encoding: .utf8)
+        let plugin = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf", "/usr/lib",
+                      "/usr/local/lib"].map { $0 + "/mosquitto_dynamic_security.so" }
+            .first { FileManager.default.fileExists(atPath: $0) }
+        guard let plugin else { throw BrokerHarnessError("mosquitto_dynamic_security.so is not installed") }
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: folder + "/init-dynsec.sh")
+        script.arguments = [directory + "/dynamic-security.json", adminPassword]
+        let output = Pipe()
+        script.standardOutput = output
+        script.standardError = output
+        try script.run()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        guard script.terminationStatus == 0 else { throw BrokerHarnessError("init-dynsec.sh failed: \(said)") }
+        // mosquitto started as root runs as `mosquitto`, and the plugin rewrites its file (a new
+        // file renamed over it) in this folder after every change: the folder must be that user's.
+        if getuid() == 0, let user = getpwnam("mosquitto") {
+            chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
+        }
+        return shipped.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("plugin ") ? "plugin \(plugin)" : line.replacingOccurrences(of: "/var/lib/mosquitto/", with: directory + "/")
+        }
     }
 
     /// The CA certificate of a `.tls` broker.
