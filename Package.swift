@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON",
+                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON", "BrokerAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

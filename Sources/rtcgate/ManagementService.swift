@@ -19,6 +19,7 @@ final class ManagementService: ControlCommandHandler {
 
     func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
         do throws(ControlFailure) {
+            if try handleBrokerCommand(request, reply: reply) { return }
             if let result = try runProvisioning(request) { return reply(.ok(request.id, result)) }
             reply(.ok(request.id, try run(request)))
         } catch {

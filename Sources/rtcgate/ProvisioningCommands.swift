@@ -31,9 +31,6 @@ extension ManagementService {
             let groups = try request.optionalStringArray("groups") ?? []
             let allow = try request.optionalStringArray("allow") ?? []
             let relayOnly = try request.optionalBool("relayOnly") ?? false
-            if try request.optionalBool("broker") == true {
-                throw ControlFailure(.unavailable, "broker credentials are not enabled on this gateway (broker-dynsec)")
-            }
             let device = try change { state throws(ProvisioningError) in
                 try state.addDevice(id: id, role: role, groups: groups, allow: allow, relayOnly: relayOnly, now: Self.now())
             }

@@ -23,6 +23,8 @@ struct SignalingOptions {
     var iceTTLSeconds: UInt64 = 3_600
     var iceHost: String?
     var goAwayGraceSeconds = 5
+    /// Manage devices' broker logins through mosquitto's dynamic security plugin.
+    var brokerDynsec = false
 
     var enabled: Bool { mqttHost != nil }
 }
@@ -95,6 +97,9 @@ extension ConfigOption {
         },
         ConfigOption("ice-ttl", help: "Lifetime of the TURN credentials in ICE_CONFIG, seconds. Default 3600.") { config, value throws(ConfigError) in
             config.signaling.iceTTLSeconds = try ConfigValue.integer(value, in: 60...604_800)
+        },
+        ConfigOption("broker-dynsec", switch: true, help: "Create and delete devices' MQTT logins and ACL roles through mosquitto's dynamic security plugin (rtcgate's broker user must be its admin).") { config, value throws(ConfigError) in
+            config.signaling.brokerDynsec = try ConfigValue.boolean(value)
         },
         ConfigOption("ice-host", help: "Host name or address put in the STUN/TURN URLs of ICE_CONFIG; default: the first listening address.") { config, value throws(ConfigError) in
             config.signaling.iceHost = value

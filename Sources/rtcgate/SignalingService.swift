@@ -1,3 +1,4 @@
+import BrokerAdmin
 import Glibc
 import JSON
 import Logging
@@ -29,6 +30,8 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
     let router: SignalingRouter
     let client: MQTTClient
     let minter: RestCredentialMinter
+    /// Devices' broker logins (nil unless `broker-dynsec`).
+    private(set) var brokerAdmin: DynsecProvisioner?
     private let loop: EventLoop
     private let logger = Logger(label: "rtcgate.signaling")
     private var outbox: [OutboundMessage] = []
@@ -46,9 +49,12 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
                                  minter: settings.minter)
         statusPrefix = settings.router.topicPrefix + "/status/"
         var mqtt = settings.mqtt
-        mqtt.subscriptions = router.subscriptions
+        mqtt.subscriptions = router.subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
         client = try MQTTClient(config: mqtt, loop: loop)
         client.delegate = self
+        if settings.brokerDynsec {
+            brokerAdmin = DynsecProvisioner(client: client, loop: loop, topicPrefix: settings.router.topicPrefix)
+        }
         outbox.reserveCapacity(16)
     }
 
@@ -170,6 +176,10 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     func mqttClient(_ client: MQTTClient, didReceive topic: String, payload: UnsafeRawBufferPointer,
                     correlationData: [UInt8]?, retained: Bool) {
+        if let brokerAdmin, topic == DynsecCommands.responseTopic {
+            brokerAdmin.handleResponse(payload: payload)
+            return
+        }
         let now = clock()
         if topic.hasPrefix(statusPrefix) {
             let id = String(topic.dropFirst(statusPrefix.count))

@@ -12,6 +12,8 @@ struct SignalingSettings {
     var iceServers: IceServerURLs
     var minter: RestCredentialMinter
     var mqtt: MQTTClientConfig
+    /// Devices' broker logins are managed through the dynamic security plugin.
+    var brokerDynsec: Bool
 }
 
 extension SignalingOptions {
@@ -66,7 +68,8 @@ extension SignalingOptions {
         mqtt.will = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"offline"}"#.utf8))
         mqtt.onlineMessage = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"online"}"#.utf8))
         mqtt.offlineMessage = mqtt.will
-        return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt)
+        return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt,
+                                 brokerDynsec: brokerDynsec)
     }
 
     /// The configuration's clients and the store's; a client in both is the store's.

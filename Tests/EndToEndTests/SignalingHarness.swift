@@ -73,17 +73,21 @@ final class SignalingRig {
     var clients: [String: SignalTestClient] = [:]
 
     /// `clients` are provisioned both in the broker's password file and as `signal-client` lines.
-    init(clients: [String: String], extraConfig: String = "", flags: [String] = [], brokerUsers: [String] = []) throws {
+    /// With `dynsec`, the broker runs the dynamic security plugin (`packaging/mosquitto/dynsec`)
+    /// and rtcgate manages device logins (`--broker-dynsec`); `clients` and `brokerUsers` then
+    /// get no broker login (devices get theirs from `rtcgate ctl device add --broker`).
+    init(clients: [String: String], extraConfig: String = "", flags: [String] = [], brokerUsers: [String] = [],
+         dynsec: Bool = false) throws {
         var users = ["rtcgate": Self.password]
         for id in clients.keys { users[id] = Self.password }
         for id in brokerUsers { users[id] = Self.password }
-        broker = try MosquittoBroker(.rtcgate(users: users))
+        broker = try MosquittoBroker(dynsec ? .dynsec(adminPassword: Self.password) : .rtcgate(users: users))
         let lines = clients.sorted { $0.key < $1.key }.map { "signal-client = \($0.key) \($0.value)" }
         let config = (lines + [
             "mqtt-host = 127.0.0.1", "mqtt-port = \(broker.port)", "mqtt-user = rtcgate", "mqtt-password = \(Self.password)",
             "use-auth-secret", "static-auth-secret = \(secret)", "allowed-peer-ip = 127.0.0.1",
         ]).joined(separator: "\n") + "\n" + extraConfig
-        gateway = try GatewayProcess(config: config, flags: flags)
+        gateway = try GatewayProcess(config: config + (dynsec ? "broker-dynsec\n" : ""), flags: flags)
         loop = try EventLoop(maxRegistrations: 256, timerCapacity: 1024, tickNanos: 5_000_000)
         guard gateway.waitForLog("signaling connected", timeout: 10) else {
             throw HarnessError("rtcgate did not connect to the broker; log:\n\(gateway.log)\nbroker:\n\(broker.log)")
@@ -92,8 +96,8 @@ final class SignalingRig {
 
     /// Connects a client and waits until it is connected and rtcgate has seen it online.
     @discardableResult
-    func connect(_ id: String, protocolChoice: MQTTProtocolChoice = .v5) throws -> SignalTestClient {
-        let client = try SignalTestClient(id: id, password: Self.password, brokerPort: broker.port, loop: loop,
+    func connect(_ id: String, protocolChoice: MQTTProtocolChoice = .v5, password: String = SignalingRig.password) throws -> SignalTestClient {
+        let client = try SignalTestClient(id: id, password: password, brokerPort: broker.port, loop: loop,
                                           protocolChoice: protocolChoice)
         clients[id] = client
         guard spin(timeout: 5, until: { client.mqtt.isConnected }) else { throw HarnessError("\(id) did not connect") }
