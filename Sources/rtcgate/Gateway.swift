@@ -210,6 +210,7 @@ final class Gateway: TimerHandler {
         collector.gauge("uptime_seconds", "Seconds since rtcgate started.", (MonotonicClock.now() - startedAt) / 1_000_000_000)
         collector.gauge("resident_memory_bytes", "Resident set size of the process.", ProcessMemory.residentBytes())
         collector.add(media: totals(), workers: handles.count)
+        if let controlServer { collector.add(control: controlServer.counters) }
         if let signaling {
             collector.add(signaling: signaling.router.counters, mqtt: signaling.client.counters,
                           connected: signaling.client.isConnected, pending: signaling.client.pendingAckCount)

@@ -1,3 +1,4 @@
+import Control
 import Glibc
 import JSON
 import MediaPlane
@@ -100,6 +101,16 @@ struct MetricsCollector {
         counter("signaling_presence_changes_total", "Presence changes.", UInt64(counters.presenceOnline), [("state", "online")])
         counter("signaling_presence_changes_total", "Presence changes.", UInt64(counters.presenceOffline), [("state", "offline")])
         counter("signaling_ice_configs_total", "ICE_CONFIG messages issued (replies and pushes).", UInt64(counters.iceConfigsIssued + counters.icePushes))
+    }
+
+    /// The control socket.
+    mutating func add(control counters: ControlServerCounters) {
+        counter("control_connections_total", "Control socket connections admitted.", counters.accepted)
+        counter("control_refused_total", "Control socket connections refused, by reason.", counters.refusedForbidden, [("reason", "forbidden")])
+        counter("control_refused_total", "Control socket connections refused, by reason.", counters.refusedBusy, [("reason", "busy")])
+        counter("control_refused_total", "Control socket connections refused, by reason.", counters.refusedOther, [("reason", "other")])
+        counter("control_requests_total", "Control requests handled.", counters.requests)
+        counter("control_errors_total", "Control error responses.", counters.errors)
     }
 
     /// The Prometheus text exposition: one HELP/TYPE block per metric name, samples in order.
