@@ -82,7 +82,12 @@ extension Rtcgate {
             do {
                 let configuration = try options.sources.load()
                 let media = try configuration.mediaConfig()
-                print(MemoryReport(configuration: configuration, media: media).text)
+                let report = MemoryReport(configuration: configuration, media: media)
+                print(report.text)
+                if let problem = report.budgetProblem {
+                    writeToStandardError("rtcgate: \(problem)\n")
+                    throw ExitCode(2)
+                }
             } catch {
                 writeToStandardError("rtcgate: configuration invalid: \(error)\n")
                 throw ExitCode(2)
@@ -104,33 +109,5 @@ extension Rtcgate {
             print("  built for aarch64 Linux")
             #endif
         }
-    }
-}
-
-/// The memory a configuration reserves at start-up, broken down.
-struct MemoryReport {
-    let configuration: GatewayConfiguration
-    let media: MediaWorkerConfig
-
-    var totalBytes: Int { media.reservedBytes.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers }
-
-    var text: String {
-        let workers = configuration.resolvedWorkers
-        var lines = ["configuration OK",
-                     "listening: \(media.listenAddresses.map(\.description).joined(separator: ", "))"
-                        + " (\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+")))",
-                     "workers: \(workers)",
-                     "reserved per worker:"]
-        for part in media.reservedBytes { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
-        lines.append("reserved in all: \(kib(totalBytes)) (\(workers) worker\(workers == 1 ? "" : "s"); runtime and code not included)")
-        return lines.joined(separator: "\n")
-    }
-
-    private func kib(_ bytes: Int) -> String {
-        bytes >= 1 << 20 ? "\(bytes / (1 << 20)).\((bytes % (1 << 20)) * 10 / (1 << 20)) MiB" : "\((bytes + 1023) / 1024) KiB"
-    }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        String(repeating: " ", count: max(0, width - text.count)) + text
     }
 }

@@ -55,7 +55,7 @@ final class Gateway: TimerHandler {
                 "listening": "\(workersAddresses(media))",
                 "transports": "\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+"))",
                 "workers": "\(handles.count)",
-                "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).totalBytes / 1024)",
+                "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).reservedBytes / 1024)",
             ])
             if configuration.signaling.enabled {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
@@ -105,6 +105,8 @@ final class Gateway: TimerHandler {
         let service = ManagementService(gateway: self)
         var settings = ControlServerConfiguration(path: options.controlSocket)
         settings.mode = mode_t(options.controlMode)
+        settings.maxClients = options.controlMaxClients
+        settings.sendLimitBytes = ManagementOptions.controlSendLimitBytes
         if let group = options.controlGroup {
             guard let gid = ControlAccessPolicy.groupId(named: group) else {
                 throw ConfigError(origin: "control-group", message: "no group '\(group)'")

@@ -26,6 +26,8 @@ struct GatewayConfiguration {
     var signaling = SignalingOptions()
     /// The management plane (control socket, provisioning store, metrics).
     var management = ManagementOptions()
+    /// The board's memory budget for rtcgate (check-config compares the peak with it).
+    var memoryBudgetMiB: Int?
     /// Where each option's value came from, for `check-config`.
     var origins: [String: String] = [:]
 

@@ -12,6 +12,10 @@ struct ManagementOptions {
     var stateDirectory = "/var/lib/rtcgate"
     /// `127.0.0.1:PORT` (or `[::1]:PORT`) for Prometheus scrapes; nil: off.
     var metricsListen: String?
+    /// Control clients connected at once.
+    var controlMaxClients = 8
+    /// Unsent reply bytes one control client may hold.
+    static let controlSendLimitBytes = 1 << 20
     /// Serve TURN even while no credential is configured yet, so users and secrets can be
     /// provisioned live over the control socket.
     var turnAlways = false
@@ -30,6 +34,12 @@ extension ConfigOption {
         ConfigOption("control-mode", help: "File mode of the control socket, octal. Default 0660.") { config, value throws(ConfigError) in
             guard let mode = UInt32(value, radix: 8), mode <= 0o777 else { throw ConfigError(origin: "", message: "'\(value)' is not an octal mode such as 0660") }
             config.management.controlMode = mode
+        },
+        ConfigOption("control-max-clients", help: "Control clients connected at once (board profile). Default 8.") { config, value throws(ConfigError) in
+            config.management.controlMaxClients = try ConfigValue.integer(value, in: 1...256)
+        },
+        ConfigOption("memory-budget-mib", help: "The board's memory budget for rtcgate; check-config fails when the configuration may need more.") { config, value throws(ConfigError) in
+            config.memoryBudgetMiB = try ConfigValue.integer(value, in: 8...1_048_576)
         },
         ConfigOption("state-dir", help: "Folder of the provisioning store; empty disables it. Default /var/lib/rtcgate.") { config, value throws(ConfigError) in
             config.management.stateDirectory = value

@@ -23,6 +23,9 @@ struct SignalingOptions {
     var iceTTLSeconds: UInt64 = 3_600
     var iceHost: String?
     var goAwayGraceSeconds = 5
+    /// Payload KiB of QoS 1 publishes awaiting the broker's acknowledgement, beyond which
+    /// publishes are dropped and counted.
+    var maxUnackedKiB = 4096
     /// Manage devices' broker logins through mosquitto's dynamic security plugin.
     var brokerDynsec = false
 
@@ -97,6 +100,9 @@ extension ConfigOption {
         },
         ConfigOption("ice-ttl", help: "Lifetime of the TURN credentials in ICE_CONFIG, seconds. Default 3600.") { config, value throws(ConfigError) in
             config.signaling.iceTTLSeconds = try ConfigValue.integer(value, in: 60...604_800)
+        },
+        ConfigOption("mqtt-max-unacked-kib", help: "KiB of publishes awaiting the broker's acknowledgement before new ones are dropped (board profile). Default 4096.") { config, value throws(ConfigError) in
+            config.signaling.maxUnackedKiB = try ConfigValue.integer(value, in: 64...(1 << 20))
         },
         ConfigOption("broker-dynsec", switch: true, help: "Create and delete devices' MQTT logins and ACL roles through mosquitto's dynamic security plugin (rtcgate's broker user must be its admin).") { config, value throws(ConfigError) in
             config.signaling.brokerDynsec = try ConfigValue.boolean(value)

@@ -58,6 +58,7 @@ extension SignalingOptions {
                                     username: mqttUser, password: try password(),
                                     protocolChoice: mqttProtocol == "5" ? .v5 : mqttProtocol == "3.1.1" ? .v311 : .auto,
                                     keepAliveSeconds: mqttKeepAlive)
+        mqtt.maxPendingBytes = maxUnackedKiB * 1024
         if mqttTLSCAFile != nil || mqttTLSCAPath != nil {
             mqtt.tls = MQTTTLSConfig(caFile: mqttTLSCAFile, caPath: mqttTLSCAPath, certFile: mqttTLSCertFile,
                                      keyFile: mqttTLSKeyFile, insecureSkipHostnameCheck: mqttTLSInsecure)

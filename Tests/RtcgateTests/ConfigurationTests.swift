@@ -94,7 +94,7 @@ final class GatewayConfigurationTests: XCTestCase {
         let media = try configuration.mediaConfig()
         let report = MemoryReport(configuration: configuration, media: media)
         let perWorker = media.reservedBytes.reduce(0) { $0 + $1.bytes }
-        XCTAssertEqual(report.totalBytes, 2 * perWorker)
+        XCTAssertEqual(report.reservedBytes, 2 * perWorker)
         XCTAssertGreaterThan(perWorker, media.poolSlots * media.poolSlotSize, "the pool alone is at least slots × size")
         XCTAssertTrue(report.text.contains("buffer pool (512 × 2048 B)"), report.text)
         XCTAssertThrowsError(try ConfigSources(board: "no-such-board", configFile: nil, flags: []).load())

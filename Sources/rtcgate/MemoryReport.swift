@@ -1,0 +1,73 @@
+import MediaPlane
+import Signaling
+
+/// The memory a configuration reserves at start-up and the most the bounded tables of the main
+/// thread can grow to, broken down, checked against the board's `memory-budget-mib`.
+struct MemoryReport {
+    let configuration: GatewayConfiguration
+    let media: MediaWorkerConfig
+
+    /// Resident memory of the static binary before any pool or table (measured on x86_64 with
+    /// `packaging/build-static.sh`: runtime, code and libraries; see the README's footprint table).
+    static let runtimeFloorBytes = 13 << 20
+
+    var reservedBytes: Int { media.reservedBytes.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers }
+
+    /// Tables of the main thread that grow with use, each capped: (part, most bytes).
+    var boundedParts: [(part: String, bytes: Int)] {
+        var parts: [(String, Int)] = []
+        let signaling = configuration.signaling
+        if signaling.enabled {
+            parts.append(("signaling sessions (\(signaling.maxSessions) × ~512 B)", signaling.maxSessions * 512))
+            let clients = max(16, signaling.clients.count)
+            parts.append(("signaling clients (\(clients) provisioned × ~1 KiB state)", clients * 1024))
+            parts.append(("MQTT publishes awaiting acknowledgement (mqtt-max-unacked-kib)", signaling.maxUnackedKiB * 1024))
+            parts.append(("one message in and its replies (signal-max-payload × 4)", signaling.maxPayloadBytes * 4))
+        }
+        let management = configuration.management
+        if !management.controlSocket.isEmpty {
+            parts.append(("control socket (\(management.controlMaxClients) clients × (64 KiB line + 1 MiB replies))",
+                          management.controlMaxClients * (64 * 1024 + ManagementOptions.controlSendLimitBytes)))
+        }
+        return parts
+    }
+
+    var boundedBytes: Int { boundedParts.reduce(0) { $0 + $1.bytes } }
+
+    /// Runtime floor + reserved + bounded: the most rtcgate should ever be resident at.
+    var peakBytes: Int { Self.runtimeFloorBytes + reservedBytes + boundedBytes }
+
+    /// A message when the peak exceeds the board's budget.
+    var budgetProblem: String? {
+        guard let budget = configuration.memoryBudgetMiB, peakBytes > budget << 20 else { return nil }
+        return "the configuration may need \(kib(peakBytes)), more than the board's memory budget of \(budget) MiB: "
+            + "lower pool-slots, max-allocations, tcp-max-connections, signal-max-sessions or mqtt-max-unacked-kib"
+    }
+
+    var text: String {
+        let workers = configuration.resolvedWorkers
+        var lines = ["configuration OK",
+                     "listening: \(media.listenAddresses.map(\.description).joined(separator: ", "))"
+                        + " (\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+")))",
+                     "workers: \(workers)",
+                     "reserved per worker:"]
+        for part in media.reservedBytes { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
+        lines.append("reserved in all: \(kib(reservedBytes)) (\(workers) worker\(workers == 1 ? "" : "s"))")
+        if !boundedParts.isEmpty {
+            lines.append("bounded on the main thread (at most):")
+            for part in boundedParts { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
+        }
+        var peak = "peak: \(kib(peakBytes)) (runtime and code ~\(kib(Self.runtimeFloorBytes)) + reserved + bounded)"
+        if let budget = configuration.memoryBudgetMiB { peak += "; board budget \(budget) MiB" }
+        lines.append(peak)
+        return lines.joined(separator: "\n")
+    }
+
+    private func kib(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\(bytes / (1 << 20)).\((bytes % (1 << 20)) * 10 / (1 << 20)) MiB" : "\((bytes + 1023) / 1024) KiB"
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+}
