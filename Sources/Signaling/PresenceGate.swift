@@ -72,6 +72,12 @@ public struct PresenceGate: Sendable {
         return online.filter { !seenSinceConnect.contains($0) }
     }
 
+    /// `{"state":"online"}`.
+    public static func isOnlineStatus(_ payload: [UInt8]) -> Bool {
+        guard let value = try? JSONParser.parse(payload) else { return false }
+        return value["state"]?.stringValue == "online"
+    }
+
     /// An empty payload (retained status cleared) or `{"state":"offline"}`.
     static func isOffline(_ payload: [UInt8]) -> Bool {
         if payload.isEmpty { return true }

@@ -26,6 +26,8 @@ struct SignalingOptions {
     /// Payload KiB of QoS 1 publishes awaiting the broker's acknowledgement, beyond which
     /// publishes are dropped and counted.
     var maxUnackedKiB = 4096
+    /// This instance's name in a cluster of rtcgates sharing one broker (nil: alone).
+    var clusterInstance: String?
     /// Manage devices' broker logins through mosquitto's dynamic security plugin.
     var brokerDynsec = false
 
@@ -103,6 +105,12 @@ extension ConfigOption {
         },
         ConfigOption("mqtt-max-unacked-kib", help: "KiB of publishes awaiting the broker's acknowledgement before new ones are dropped (board profile). Default 4096.") { config, value throws(ConfigError) in
             config.signaling.maxUnackedKiB = try ConfigValue.integer(value, in: 64...(1 << 20))
+        },
+        ConfigOption("cluster-instance", help: "This instance's name when several rtcgates share one broker (docs/scaling.md); each needs its own mqtt-user.") { config, value throws(ConfigError) in
+            guard !value.isEmpty, value.utf8.count <= 32, value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (97...122).contains($0) }) else {
+                throw ConfigError(origin: "", message: "'\(value)' must be 1-32 of a-z 0-9 - _")
+            }
+            config.signaling.clusterInstance = value
         },
         ConfigOption("broker-dynsec", switch: true, help: "Create and delete devices' MQTT logins and ACL roles through mosquitto's dynamic security plugin (rtcgate's broker user must be its admin).") { config, value throws(ConfigError) in
             config.signaling.brokerDynsec = try ConfigValue.boolean(value)

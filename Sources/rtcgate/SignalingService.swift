@@ -36,6 +36,11 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
     private let logger = Logger(label: "rtcgate.signaling")
     private var outbox: [OutboundMessage] = []
     private var presence = PresenceGate()
+    /// In a cluster: who publishes to which client (nil: alone, publish everything).
+    private(set) var cluster: ClusterMembership?
+    private let clusterPrefix: String
+    private let downPrefix: String
+    private let gatewayStatusTopic: String
     private let statusPrefix: String
     private let offlinePayload = Array(#"{"state":"offline"}"#.utf8)
     private var disconnectLogged = false
@@ -48,8 +53,19 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
         router = SignalingRouter(config: settings.router, policy: settings.policy, iceServers: settings.iceServers,
                                  minter: settings.minter)
         statusPrefix = settings.router.topicPrefix + "/status/"
+        clusterPrefix = settings.router.topicPrefix + "/_cluster/"
+        downPrefix = settings.router.topicPrefix + "/down/"
+        gatewayStatusTopic = settings.router.topicPrefix + "/status/_gw"
+        cluster = settings.clusterInstance.map(ClusterMembership.init(name:))
         var mqtt = settings.mqtt
-        mqtt.subscriptions = router.subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
+        var subscriptions = router.subscriptions
+        if cluster != nil {
+            // Every instance takes every client message (not a shared subscription), so all
+            // routers hold the same sessions; the cluster's presence topic says who is up.
+            subscriptions = subscriptions.map { $0.hasPrefix("$share/") ? String($0.split(separator: "/", maxSplits: 2)[2]) : $0 }
+            subscriptions.append(clusterPrefix + "+")
+        }
+        mqtt.subscriptions = subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
         client = try MQTTClient(config: mqtt, loop: loop)
         client.delegate = self
         if settings.brokerDynsec {
@@ -69,8 +85,16 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
         guard !stopped else { return }
         stopped = true
         if client.isConnected {
-            router.shutdown(graceSec: graceSeconds, clock: clock(), into: &outbox)
-            flushOutbox()
+            if let cluster, cluster.online.count > 1 {
+                // The others take this instance's clients over: no GO_AWAY or END from here.
+                logger.notice("cluster: leaving; \(cluster.online.filter { $0 != cluster.name }.joined(separator: ",")) take over")
+            } else {
+                router.shutdown(graceSec: graceSeconds, clock: clock(), into: &outbox)
+                flushOutbox()
+                if cluster != nil {
+                    client.publish(topic: gatewayStatusTopic, payload: Array(#"{"state":"offline"}"#.utf8), retain: true, expirySeconds: 0)
+                }
+            }
         }
         client.stop()
     }
@@ -92,6 +116,9 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     private func flushOutbox() {
         for message in outbox {
+            if let cluster, message.topic.hasPrefix(downPrefix), !cluster.owns(String(message.topic.dropFirst(downPrefix.count))) {
+                continue  // another instance of the cluster publishes this one
+            }
             client.publish(topic: message.topic, payload: message.payload, correlationData: message.correlationData)
         }
         outbox.removeAll(keepingCapacity: true)
@@ -154,6 +181,9 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     func mqttClientDidConnect(_ client: MQTTClient, protocolVersion: Int) {
         disconnectLogged = false
+        if cluster != nil {
+            client.publish(topic: gatewayStatusTopic, payload: Array(#"{"state":"online"}"#.utf8), retain: true, expirySeconds: 0)
+        }
         presence.brokerConnected(nowMs: clock().monotonicMs)
         logger.notice("signaling connected to the broker", metadata: [
             "broker": "\(client.config.host):\(client.config.port)",
@@ -176,6 +206,16 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     func mqttClient(_ client: MQTTClient, didReceive topic: String, payload: UnsafeRawBufferPointer,
                     correlationData: [UInt8]?, retained: Bool) {
+        if cluster != nil, topic.hasPrefix(clusterPrefix) {
+            let instance = String(topic.dropFirst(clusterPrefix.count))
+            let online = PresenceGate.isOnlineStatus(Array(payload))
+            if cluster?.set(instance, online: online) == true {
+                logger.notice("cluster: instance \(instance) is \(online ? "online" : "offline")", metadata: [
+                    "online": "\(cluster?.online.joined(separator: ",") ?? "")",
+                ])
+            }
+            return
+        }
         if let brokerAdmin, topic == DynsecCommands.responseTopic {
             brokerAdmin.handleResponse(payload: payload)
             return

@@ -14,6 +14,8 @@ struct SignalingSettings {
     var mqtt: MQTTClientConfig
     /// Devices' broker logins are managed through the dynamic security plugin.
     var brokerDynsec: Bool
+    /// This instance's name in a cluster (nil: alone).
+    var clusterInstance: String?
 }
 
 extension SignalingOptions {
@@ -69,8 +71,16 @@ extension SignalingOptions {
         mqtt.will = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"offline"}"#.utf8))
         mqtt.onlineMessage = MQTTStatusMessage(topic: statusTopic, payload: Array(#"{"state":"online"}"#.utf8))
         mqtt.offlineMessage = mqtt.will
+        if let clusterInstance {
+            // The Will and the online/offline status announce this instance to the others; the
+            // gateway's own status/_gw is published by the service (see SignalingService).
+            let topic = "\(topicPrefix)/_cluster/\(clusterInstance)"
+            mqtt.will = MQTTStatusMessage(topic: topic, payload: Array(#"{"state":"offline"}"#.utf8))
+            mqtt.onlineMessage = MQTTStatusMessage(topic: topic, payload: Array(#"{"state":"online"}"#.utf8))
+            mqtt.offlineMessage = mqtt.will
+        }
         return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt,
-                                 brokerDynsec: brokerDynsec)
+                                 brokerDynsec: brokerDynsec, clusterInstance: clusterInstance)
     }
 
     /// The configuration's clients and the store's; a client in both is the store's.

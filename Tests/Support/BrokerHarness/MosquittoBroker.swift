@@ -48,7 +48,8 @@ public final class MosquittoBroker {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    public init(_ setup: Setup, port: UInt16? = nil) throws {
+    /// - Parameter gatewayUsers: broker users of further rtcgate instances (`.rtcgate` only).
+    public init(_ setup: Setup, port: UInt16? = nil, gatewayUsers: [String] = []) throws {
         guard Self.tool("mosquitto") != nil else {
             throw BrokerHarnessError("mosquitto is not installed (packaging/dev/setup.sh installs it)")
         }
@@ -71,7 +72,13 @@ public final class MosquittoBroker {
             lines += shipped.split(separator: "\n", omittingEmptySubsequences: false).map {
                 $0.replacingOccurrences(of: "/etc/mosquitto/", with: directory + "/")
             }
-            try FileManager.default.copyItem(atPath: packaging + "/rtcgate.acl", toPath: directory + "/rtcgate.acl")
+            // Further gateway instances (docs/scaling.md) get a copy of the `user rtcgate` block.
+            var acl = try String(contentsOfFile: packaging + "/rtcgate.acl", encoding: .utf8)
+            if !gatewayUsers.isEmpty, let start = acl.range(of: "\nuser rtcgate\n") {
+                let block = acl[start.upperBound...].split(separator: "\n").filter { $0.hasPrefix("topic ") }.joined(separator: "\n")
+                for user in gatewayUsers { acl += "\nuser \(user)\n\(block)\n" }
+            }
+            try acl.write(toFile: directory + "/rtcgate.acl", atomically: true, encoding: .utf8)
             try Self.writePasswords(users, to: directory + "/rtcgate.passwd")
         case .dynsec(let adminPassword):
             lines += try Self.prepareDynsec(in: directory, adminPassword: adminPassword)
