@@ -56,21 +56,25 @@ private final class TurnTestClient {
     }
 }
 
+/// A worker on loopback with a TURN relay for user alice (realm example.org) on `ports` ports
+/// starting at a per-process base, so parallel test runs do not collide.
+private func makeTurnWorker(id: Int = 0, portBase: Int, ports: UInt16) throws -> MediaWorker {
+    var config = MediaWorkerConfig()
+    config.listenAddresses = [SocketAddress(ip: "127.0.0.1", port: 0)!]
+    config.tcp = false
+    config.poolSlots = 256
+    var turn = TurnSettings(realm: "example.org", nonceSecret: Array("0123456789abcdef0123456789abcdef".utf8))
+    turn.users.addUser(name: "alice", password: "secret")
+    turn.relayIPv4 = IPAddress("127.0.0.1")
+    let base = UInt16(portBase + Int(getpid() % 200) * Int(ports))
+    turn.ports = base...(base + ports - 1)
+    turn.policy = PeerPolicy(allowed: [AddressRange("127.0.0.1")!])
+    config.turn = turn
+    return try MediaWorker(id: id, config: config)
+}
+
 final class TurnWorkerTests: XCTestCase {
-    private func makeWorker() throws -> MediaWorker {
-        var config = MediaWorkerConfig()
-        config.listenAddresses = [SocketAddress(ip: "127.0.0.1", port: 0)!]
-        config.tcp = false
-        config.poolSlots = 256
-        var turn = TurnSettings(realm: "example.org", nonceSecret: Array("0123456789abcdef0123456789abcdef".utf8))
-        turn.users.addUser(name: "alice", password: "secret")
-        turn.relayIPv4 = IPAddress("127.0.0.1")
-        let base = UInt16(40_000 + Int(getpid() % 200) * 100)
-        turn.ports = base...(base + 99)
-        turn.policy = PeerPolicy(allowed: [AddressRange("127.0.0.1")!])
-        config.turn = turn
-        return try MediaWorker(id: 0, config: config)
-    }
+    private func makeWorker() throws -> MediaWorker { try makeTurnWorker(portBase: 40_000, ports: 100) }
 
     func testAllocateBindAndRelayBothWaysWithoutAllocating() throws {
         let worker = try makeWorker()
@@ -143,19 +147,7 @@ final class TurnWorkerTests: XCTestCase {
 
 /// The worker's control mailbox: listings, kills, drain and live credentials.
 final class WorkerControlTests: XCTestCase {
-    private func makeWorker() throws -> MediaWorker {
-        var config = MediaWorkerConfig()
-        config.listenAddresses = [SocketAddress(ip: "127.0.0.1", port: 0)!]
-        config.tcp = false
-        config.poolSlots = 256
-        var turn = TurnSettings(realm: "example.org", nonceSecret: Array("0123456789abcdef0123456789abcdef".utf8))
-        turn.users.addUser(name: "alice", password: "secret")
-        turn.relayIPv4 = IPAddress("127.0.0.1")
-        let base = UInt16(30_000 + Int(getpid() % 200) * 50)
-        turn.ports = base...(base + 49)
-        config.turn = turn
-        return try MediaWorker(id: 3, config: config)
-    }
+    private func makeWorker() throws -> MediaWorker { try makeTurnWorker(id: 3, portBase: 30_000, ports: 50) }
 
     private func allocate(_ client: TurnTestClient) throws -> Int? {
         if client.nonce.isEmpty {
