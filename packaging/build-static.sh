@@ -1,14 +1,230 @@
 #!/usr/bin/env bash
 # Builds the shipped binaries: release, Swift runtime linked statically (--static-swift-stdlib),
-# stripped. libcrypto and libc stay dynamic (Debian's). Prints size and dynamic dependencies.
-# Output: .build-static/release/{rtcgate,rtcgate-bench}
+# stripped, libcrypto (OpenSSL 3) linked statically, libmosquitto statically when a
+# libmosquitto.a is available (else dynamically, with a note). Prints size and dependencies.
+# docs/packaging.md explains every option.
+#
+#   packaging/build-static.sh                    # native (Debian 12 x86_64 or arm64 host)
+#   packaging/build-static.sh --target aarch64   # Swift Static Linux SDK (musl), fully static
+#
+# Options and environment (an option wins over its variable):
+#   --target native|aarch64       what to build for (default native)
+#   --sysroot DIR      RTCGATE_SYSROOT       a target root holding OpenSSL's and mosquitto's
+#                                            headers (DIR/usr/include) and static libraries
+#                                            (DIR/usr/lib, DIR/usr/lib/<triple>, DIR/lib); used
+#                                            for libmosquitto.a/libcrypto.a/libssl.a natively and
+#                                            required for --target aarch64
+#   --mosquitto-static-lib FILE   MOSQUITTO_STATIC_LIB   a libmosquitto.a to link (wins over the sysroot)
+#   --crypto-static-lib FILE      CRYPTO_STATIC_LIB      a libcrypto.a (default: the sysroot's, else
+#                                                       /usr/lib/<multiarch>/libcrypto.a);
+#                                                       `none` links libcrypto.so (for comparison)
+#   --ssl-static-lib FILE         SSL_STATIC_LIB         a libssl.a (needed only with a static
+#                                                       libmosquitto built WITH_TLS)
+#   --products "rtcgate rtcgate-bench"   which products (default both; the .deb needs rtcgate)
+#   --allow-dynamic-crypto        do not fail when libcrypto.a is missing (links libcrypto.so)
+#
+# Output: .build-static/release/{rtcgate,rtcgate-bench} (native)
+#         .build-static-aarch64/release/... (aarch64)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-swift build -c release --scratch-path .build-static --static-swift-stdlib -Xlinker -s
-for binary in rtcgate rtcgate-bench; do
-  path=.build-static/release/$binary
-  printf '%s: %s bytes (%s MiB), stripped, static Swift runtime\n' "$binary" "$(stat -c %s "$path")" \
-    "$(awk -v b="$(stat -c %s "$path")" 'BEGIN { printf "%.1f", b / 1048576 }')"
+
+target=native
+sysroot=${RTCGATE_SYSROOT:-}
+mosquitto_lib=${MOSQUITTO_STATIC_LIB:-}
+crypto_lib=${CRYPTO_STATIC_LIB:-}
+ssl_lib=${SSL_STATIC_LIB:-}
+products="rtcgate rtcgate-bench"
+allow_dynamic_crypto=no
+
+usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --target) target=${2:?--target needs a value}; shift 2 ;;
+    --target=*) target=${1#*=}; shift ;;
+    --sysroot) sysroot=${2:?--sysroot needs a folder}; shift 2 ;;
+    --mosquitto-static-lib) mosquitto_lib=${2:?}; shift 2 ;;
+    --crypto-static-lib) crypto_lib=${2:?}; shift 2 ;;
+    --ssl-static-lib) ssl_lib=${2:?}; shift 2 ;;
+    --products) products=${2:?}; shift 2 ;;
+    --allow-dynamic-crypto) allow_dynamic_crypto=yes; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "build-static.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
 done
-echo "dynamic dependencies of rtcgate:"
-ldd .build-static/release/rtcgate | sed 's/^/  /'
+
+die() { echo "build-static.sh: $*" >&2; exit 1; }
+note() { echo "NOTE: $*" >&2; }
+
+# Finds a static library NAME (e.g. libcrypto.a) in the sysroot's usual library folders.
+find_in_sysroot() {
+  local name=$1 dir
+  [ -n "$sysroot" ] || return 1
+  for dir in "$sysroot/usr/lib/$multiarch" "$sysroot/usr/lib" "$sysroot/lib/$multiarch" "$sysroot/lib" \
+             "$sysroot/usr/local/lib"; do
+    [ -f "$dir/$name" ] && { echo "$dir/$name"; return 0; }
+  done
+  return 1
+}
+
+swift_version=$(swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9][0-9.]*\).*/\1/p' | head -n1)
+
+case $target in
+  native)
+    scratch=.build-static
+    multiarch=$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")
+    sdk_args=()
+    ;;
+  aarch64|arm64)
+    scratch=.build-static-aarch64
+    multiarch=aarch64-linux-musl
+    sdk_id=aarch64-swift-linux-musl
+    # `swift sdk list` names installed bundles (e.g. swift-6.3.1-RELEASE_static-linux-0.1.0);
+    # the Static Linux SDK bundle provides the triples aarch64- and x86_64-swift-linux-musl.
+    bundles=$(swift sdk list 2>/dev/null | grep 'static-linux' || true)
+    if [ -n "$bundles" ] && ! echo "$bundles" | grep -q "swift-$swift_version-RELEASE"; then
+      note "installed static SDK(s): $bundles — the compiler is $swift_version; an SDK for another Swift version fails to build"
+    fi
+    if [ -z "$bundles" ]; then
+      v=${swift_version:-<your Swift version>}
+      cat >&2 <<EOF
+build-static.sh: --target aarch64 needs the Swift Static Linux SDK, which is not installed
+(\`swift sdk list\` shows no *static-linux* bundle providing $sdk_id).
+
+Install the SDK whose version is exactly your compiler's (swift --version: ${swift_version:-unknown}):
+
+  swift sdk install \\
+    https://download.swift.org/swift-$v-release/static-sdk/swift-$v-RELEASE/swift-$v-RELEASE_static-linux-0.1.0.artifactbundle.tar.gz \\
+    --checksum <the SHA-256 that swift.org lists for that file>
+
+(The checksum is on https://www.swift.org/install/linux/ under "Static Linux SDK" for the
+release. \`swift sdk list\` must then show swift-$v-RELEASE_static-linux-0.1.0.)
+
+The SDK brings musl and the Swift runtime, not OpenSSL or mosquitto: also pass
+--sysroot DIR (or RTCGATE_SYSROOT) with aarch64 musl headers and static libraries
+(DIR/usr/include/openssl, DIR/usr/include/mosquitto.h, DIR/usr/lib/libcrypto.a, libssl.a,
+libmosquitto.a). docs/packaging.md ("Cross-building") has the steps, and the Debian arm64
+(glibc) alternative.
+EOF
+      exit 3
+    fi
+    [ -n "$sysroot" ] || die "--target aarch64: set --sysroot DIR (RTCGATE_SYSROOT) to an aarch64 musl root with OpenSSL and mosquitto headers and static libraries (docs/packaging.md)"
+    [ -d "$sysroot/usr/include" ] || die "--sysroot $sysroot has no usr/include"
+    sdk_args=(--swift-sdk "$sdk_id")
+    ;;
+  *) die "unknown --target $target (native or aarch64)" ;;
+esac
+
+# Static libraries are linked by putting them, alone, in a folder searched before the system's:
+# the modulemaps say `link "crypto"` / `link "mosquitto"`, so the linker meets -lcrypto and
+# -lmosquitto, and takes the first libNAME.so or libNAME.a it finds along the -L folders.
+# A folder with only libcrypto.a makes -lcrypto the static archive, wherever -lcrypto stands.
+staticdir=$PWD/$scratch/static-libs
+rm -rf "$staticdir"
+mkdir -p "$staticdir"
+link_args=(-Xlinker -L"$staticdir")
+exclude_libs=()
+
+# libcrypto: required statically (Debian's libssl-dev ships libcrypto.a).
+if [ "$crypto_lib" = none ]; then
+  crypto_lib=
+  allow_dynamic_crypto=yes
+elif [ -z "$crypto_lib" ]; then
+  crypto_lib=$(find_in_sysroot libcrypto.a || true)
+  [ -n "$crypto_lib" ] || { [ "$target" = native ] && [ -f "/usr/lib/$multiarch/libcrypto.a" ] && crypto_lib=/usr/lib/$multiarch/libcrypto.a; } || true
+fi
+if [ -n "$crypto_lib" ]; then
+  [ -f "$crypto_lib" ] || die "libcrypto.a not found: $crypto_lib"
+  ln -s "$crypto_lib" "$staticdir/libcrypto.a"
+  exclude_libs+=(libcrypto.a)
+  crypto_mode="static ($crypto_lib)"
+elif [ "$allow_dynamic_crypto" = yes ]; then
+  note "libcrypto is linked DYNAMICALLY (no libcrypto.a, or --crypto-static-lib none)"
+  crypto_mode=dynamic
+else
+  die "no libcrypto.a (install libssl-dev, or pass --crypto-static-lib/--sysroot; --allow-dynamic-crypto links the .so)"
+fi
+
+# libmosquitto: static when a libmosquitto.a is given or in the sysroot, else Debian's .so.
+[ -n "$mosquitto_lib" ] || mosquitto_lib=$(find_in_sysroot libmosquitto.a || true)
+if [ -n "$mosquitto_lib" ]; then
+  [ -f "$mosquitto_lib" ] || die "libmosquitto.a not found: $mosquitto_lib"
+  ln -s "$mosquitto_lib" "$staticdir/libmosquitto.a"
+  exclude_libs+=(libmosquitto.a)
+  mosquitto_mode="static ($mosquitto_lib)"
+  # A libmosquitto built WITH_TLS (the default) needs libssl; libcrypto is already static.
+  # Archives are searched in command-line order, so list libssl and libcrypto again at the end.
+  if nm -u "$mosquitto_lib" 2>/dev/null | grep -q ' SSL_'; then
+    [ -n "$ssl_lib" ] || ssl_lib=$(find_in_sysroot libssl.a || true)
+    [ -n "$ssl_lib" ] || { [ "$target" = native ] && [ -f "/usr/lib/$multiarch/libssl.a" ] && ssl_lib=/usr/lib/$multiarch/libssl.a; } || true
+    [ -n "$ssl_lib" ] && [ -f "$ssl_lib" ] || die "$mosquitto_lib uses TLS: it needs a libssl.a (--ssl-static-lib/SSL_STATIC_LIB/--sysroot)"
+    ln -s "$ssl_lib" "$staticdir/libssl.a"
+    exclude_libs+=(libssl.a)
+    link_args+=(-Xlinker -lssl -Xlinker -lcrypto)
+  fi
+  # libmosquitto may use c-ares (WITH_SRV) or pthread; glibc 2.34+ has pthread in libc.
+  if nm -u "$mosquitto_lib" 2>/dev/null | grep -q ' ares_'; then link_args+=(-Xlinker -lcares); fi
+else
+  mosquitto_mode=dynamic
+  note "no libmosquitto.a (Debian ships none): libmosquitto is linked DYNAMICALLY, so the target
+      needs libmosquitto.so.1 (Debian: libmosquitto1, which also pulls libssl3). For a static one,
+      pass --mosquitto-static-lib FILE (MOSQUITTO_STATIC_LIB) or --sysroot DIR (RTCGATE_SYSROOT);
+      docs/packaging.md says how to build it (WITH_STATIC_LIBRARIES=yes)."
+fi
+
+# Never export the static copies' symbols: libmosquitto.so.1 (dynamic case) brings Debian's
+# libssl.so.3/libcrypto.so.3, and they must not bind to rtcgate's private libcrypto copy.
+if [ ${#exclude_libs[@]} -gt 0 ]; then
+  link_args+=(-Xlinker "--exclude-libs=$(IFS=:; echo "${exclude_libs[*]}")")
+fi
+
+if [ "$target" != native ]; then
+  link_args+=(-Xcc -I"$sysroot/usr/include")
+  for dir in "$sysroot/usr/lib/$multiarch" "$sysroot/usr/lib" "$sysroot/lib"; do
+    [ -d "$dir" ] && link_args+=(-Xlinker -L"$dir")
+  done
+fi
+
+
+echo "building ($target): libcrypto $crypto_mode, libmosquitto $mosquitto_mode"
+# -Xlinker -s strips at link time; strip again below in case the linker kept anything.
+# One product per `swift build` (SwiftPM honours only the last --product given).
+for p in $products; do
+  ( set -x; swift build -c release --scratch-path "$scratch" --static-swift-stdlib "${sdk_args[@]}" \
+      -Xlinker -s "${link_args[@]}" --product "$p" )
+done
+bindir=$(swift build -c release --scratch-path "$scratch" "${sdk_args[@]}" --show-bin-path)
+
+for binary in $products; do
+  path=$bindir/$binary
+  if [ "$target" = native ] && command -v strip >/dev/null; then strip --strip-all "$path"; fi
+  size=$(stat -c %s "$path")
+  printf '%s: %s bytes (%s MiB), stripped, static Swift runtime, libcrypto %s, libmosquitto %s\n' \
+    "$binary" "$size" "$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }')" \
+    "${crypto_mode%% *}" "${mosquitto_mode%% *}"
+done
+
+rtcgate=$bindir/rtcgate
+case " $products " in *" rtcgate "*) ;; *) exit 0 ;; esac
+echo "file: $(file -b "$rtcgate" 2>/dev/null || echo '(file not installed)')"
+echo "NEEDED (direct dynamic dependencies of rtcgate):"
+needed=$(readelf -d "$rtcgate" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+if [ -n "$needed" ]; then echo "$needed" | sed 's/^/  /'; else echo "  (none: fully static)"; fi
+if [ "$target" = native ]; then
+  echo "ldd rtcgate (transitive):"
+  ldd "$rtcgate" | sed 's/^/  /'
+fi
+# The checks: libcrypto is not a direct dependency, and no OpenSSL symbol is imported or exported.
+if [ "$crypto_mode" != dynamic ]; then
+  if echo "$needed" | grep -q '^libcrypto'; then die "rtcgate still needs libcrypto.so (static link failed)"; fi
+  if nm -D "$rtcgate" 2>/dev/null | grep -Eq ' (U|T) (EVP_|HMAC|SHA1|SHA256|MD5|RAND_bytes|CRYPTO_)'; then
+    nm -D "$rtcgate" | grep -E ' (U|T) (EVP_|HMAC|SHA1|SHA256|MD5|RAND_bytes|CRYPTO_)' | head >&2
+    die "rtcgate imports or exports OpenSSL symbols dynamically"
+  fi
+  echo "check: libcrypto is linked statically (not NEEDED; no OpenSSL symbol in the dynamic table)"
+fi
+if [ "$mosquitto_mode" != dynamic ] && echo "$needed" | grep -q '^libmosquitto'; then
+  die "rtcgate still needs libmosquitto.so (static link failed)"
+fi
+if [ "$mosquitto_mode" = dynamic ]; then
+  echo "note: libmosquitto.so.1 is dynamic; it brings libssl.so.3 and libcrypto.so.3 (used by libmosquitto only)"
+fi
