@@ -158,6 +158,8 @@ if [ -z "$depends" ]; then
   done
   depends=$(printf '%s\n' "${parts[@]}" | awk '!seen[$0]++' | paste -sd, | sed 's/,/, /g')
 fi
+# procps: /bin/kill, which the unit's ExecReload runs (minimal Debian roots lack it).
+depends="$depends, procps"
 echo "Depends: $depends"
 
 installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
