@@ -148,21 +148,29 @@ fi
 [ -n "$mosquitto_lib" ] || mosquitto_lib=$(find_in_sysroot libmosquitto.a || true)
 if [ -n "$mosquitto_lib" ]; then
   [ -f "$mosquitto_lib" ] || die "libmosquitto.a not found: $mosquitto_lib"
-  ln -s "$mosquitto_lib" "$staticdir/libmosquitto.a"
   exclude_libs+=(libmosquitto.a)
   mosquitto_mode="static ($mosquitto_lib)"
-  # A libmosquitto built WITH_TLS (the default) needs libssl; libcrypto is already static.
-  # Archives are searched in command-line order, so list libssl and libcrypto again at the end.
-  if nm -u "$mosquitto_lib" 2>/dev/null | grep -q ' SSL_'; then
+  # libmosquitto.a's own needs must come AFTER it on the link line, but SwiftPM places
+  # -lmosquitto (from the modulemap) after every -Xlinker option. So -lmosquitto is made to find
+  # a linker script, static-libs/libmosquitto.a, that names the archive and its dependencies as
+  # one GROUP (searched repeatedly, in any order): the libc.so trick, understood by ld and gold.
+  group=("$mosquitto_lib")
+  undefined=$(nm -u "$mosquitto_lib" 2>/dev/null || true)   # (not piped into grep -q: pipefail)
+  # A libmosquitto built WITH_TLS (the default) needs libssl, then libcrypto.
+  if grep -q ' SSL_' <<< "$undefined"; then
     [ -n "$ssl_lib" ] || ssl_lib=$(find_in_sysroot libssl.a || true)
     [ -n "$ssl_lib" ] || { [ "$target" = native ] && [ -f "/usr/lib/$multiarch/libssl.a" ] && ssl_lib=/usr/lib/$multiarch/libssl.a; } || true
     [ -n "$ssl_lib" ] && [ -f "$ssl_lib" ] || die "$mosquitto_lib uses TLS: it needs a libssl.a (--ssl-static-lib/SSL_STATIC_LIB/--sysroot)"
-    ln -s "$ssl_lib" "$staticdir/libssl.a"
+    group+=("$ssl_lib")
     exclude_libs+=(libssl.a)
-    link_args+=(-Xlinker -lssl -Xlinker -lcrypto)
   fi
-  # libmosquitto may use c-ares (WITH_SRV) or pthread; glibc 2.34+ has pthread in libc.
-  if nm -u "$mosquitto_lib" 2>/dev/null | grep -q ' ares_'; then link_args+=(-Xlinker -lcares); fi
+  if grep -Eq ' (EVP_|ERR_|X509_|OPENSSL_|BIO_)' <<< "$undefined"; then
+    [ -n "$crypto_lib" ] || die "$mosquitto_lib needs libcrypto: a static libmosquitto needs a libcrypto.a too"
+    group+=("$crypto_lib")
+  fi
+  # c-ares when it was built WITH_SRV=yes (glibc 2.34+ has pthread and dl in libc).
+  if grep -q ' ares_' <<< "$undefined"; then group+=(-lcares); fi
+  printf 'GROUP ( %s )\n' "${group[*]}" > "$staticdir/libmosquitto.a"
 else
   mosquitto_mode=dynamic
   note "no libmosquitto.a (Debian ships none): libmosquitto is linked DYNAMICALLY, so the target
@@ -215,15 +223,17 @@ if [ "$target" = native ]; then
 fi
 # The checks: libcrypto is not a direct dependency, and no OpenSSL symbol is imported or exported.
 if [ "$crypto_mode" != dynamic ]; then
-  if echo "$needed" | grep -q '^libcrypto'; then die "rtcgate still needs libcrypto.so (static link failed)"; fi
-  if nm -D "$rtcgate" 2>/dev/null | grep -Eq ' (U|T) (EVP_|HMAC|SHA1|SHA256|MD5|RAND_bytes|CRYPTO_)'; then
-    nm -D "$rtcgate" | grep -E ' (U|T) (EVP_|HMAC|SHA1|SHA256|MD5|RAND_bytes|CRYPTO_)' | head >&2
+  if grep -q '^libcrypto' <<< "$needed"; then die "rtcgate still needs libcrypto.so (static link failed)"; fi
+  dynsyms=$(nm -D "$rtcgate" 2>/dev/null || true)   # (a here-string, not a pipe into grep -q: pipefail)
+  openssl_syms=' [UTDB] (EVP_|HMAC|SHA1|SHA256|MD5|RAND_|CRYPTO_|OPENSSL_|OSSL_|ERR_|BIO_|X509|SSL_)'
+  if grep -Eq "$openssl_syms" <<< "$dynsyms"; then
+    grep -E "$openssl_syms" <<< "$dynsyms" | head >&2
     die "rtcgate imports or exports OpenSSL symbols dynamically"
   fi
   echo "check: libcrypto is linked statically (not NEEDED; no OpenSSL symbol in the dynamic table)"
 fi
-if [ "$mosquitto_mode" != dynamic ] && echo "$needed" | grep -q '^libmosquitto'; then
-  die "rtcgate still needs libmosquitto.so (static link failed)"
+if [ "$mosquitto_mode" != dynamic ] && grep -Eq '^lib(mosquitto|ssl)' <<< "$needed"; then
+  die "rtcgate still needs libmosquitto.so or libssl.so (static link failed)"
 fi
 if [ "$mosquitto_mode" = dynamic ]; then
   echo "note: libmosquitto.so.1 is dynamic; it brings libssl.so.3 and libcrypto.so.3 (used by libmosquitto only)"
