@@ -40,6 +40,9 @@ public final class ProvisioningStore {
         }
     }
 
+    /// The last failure to fsync the state directory after a rename (the change was adopted).
+    public private(set) var lastDirectorySyncError: ProvisioningError?
+
     deinit { close(lockFD) }
 
     /// Applies `change` to a copy of the state, validates it, bumps `revision`, writes the file
@@ -51,7 +54,16 @@ public final class ProvisioningStore {
         let result = try change(&copy)
         try copy.validate()
         copy.revision += 1
-        try AtomicFile.write(copy.fileBytes(), to: filePath, mode: 0o600, failing: failingWrite)
+        do {
+            try AtomicFile.write(copy.fileBytes(), to: filePath, mode: 0o600, failing: failingWrite)
+        } catch ProvisioningError.io(let operation, let path, let code) where operation == "fsync of directory" || operation == "opening directory" {
+            // The new file is already renamed into place: it is what a restart reads, so memory
+            // follows it (refusing here would make the next change silently revert this one).
+            // Only the rename's durability across a power loss is in doubt.
+            state = copy
+            lastDirectorySyncError = ProvisioningError.io(operation: operation, path: path, errno: code)
+            return result
+        }
         state = copy
         return result
     }

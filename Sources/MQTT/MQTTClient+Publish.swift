@@ -41,6 +41,8 @@ extension MQTTClient {
         }
         counters.published += 1
         notePublished(mid: mid, bytes: payload.count)
+        // A partial write leaves the rest queued: make sure the loop waits for writability.
+        syncRegistration()
         return true
     }
 }
@@ -88,6 +90,8 @@ extension MQTTClient {
     public func resubscribe(_ filter: String) -> Bool {
         guard isConnected else { return false }
         var mid: Int32 = 0
-        return mosquitto_subscribe(handle, &mid, filter, 1) == MOSQ_ERR_SUCCESS.rawValue
+        let ok = mosquitto_subscribe(handle, &mid, filter, 1) == MOSQ_ERR_SUCCESS.rawValue
+        syncRegistration()
+        return ok
     }
 }

@@ -236,7 +236,7 @@ public final class MQTTClient: EventHandler, TimerHandler {
     }
 
     /// Keeps the epoll registration in step with libmosquitto's socket and write interest.
-    private func syncRegistration() {
+    func syncRegistration() {
         let fd = mosquitto_socket(handle)
         if let current = registration, current.fd != fd || fd < 0 {
             loop.deregister(current)

@@ -26,9 +26,14 @@ public struct PresenceGate: Sendable {
     private var resyncDeadlineMs: UInt64?
     private var seenSinceConnect: Set<String> = []
 
-    public init(holdMs: UInt64 = 400, resyncMs: UInt64 = 3_000) {
+    /// The most statuses held at once; beyond, statuses pass at once (memory stays bounded
+    /// whatever clients publish, at the price of the restart protection during such a flood).
+    public let maxHeld: Int
+
+    public init(holdMs: UInt64 = 400, resyncMs: UInt64 = 3_000, maxHeld: Int = 4_096) {
         self.holdMs = holdMs
         self.resyncMs = resyncMs
+        self.maxHeld = maxHeld
     }
 
     /// A status message for `id` arrived. Returns true when it may go to the router now; false
@@ -36,6 +41,7 @@ public struct PresenceGate: Sendable {
     /// so one client's presence changes keep their order).
     public mutating func admit(id: String, payload: [UInt8], nowMs: UInt64) -> Bool {
         seenSinceConnect.insert(id)
+        guard held.count < maxHeld else { return true }
         if Self.isOffline(payload) || held.contains(where: { $0.id == id }) {
             held.append(Held(id: id, payload: payload, releaseAtMs: nowMs + holdMs))
             return false

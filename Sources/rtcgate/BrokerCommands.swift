@@ -25,6 +25,11 @@ extension ManagementService {
             admin.addDevice(id: id, password: password) { [self] outcome in
                 switch outcome {
                 case .failure(let error):
+                    if error == .timeout {
+                        // The broker may still carry the request out: undo it (idempotent, and sent
+                        // on the same connection, so it lands after the late create).
+                        admin.removeDevice(id: id) { _ in }
+                    }
                     reply(.error(request.id, Self.failure(error, doing: "create the broker login of \(id)")))
                 case .success:
                     do throws(ControlFailure) {
@@ -77,7 +82,7 @@ extension ManagementService {
     static func failure(_ error: DynsecError, doing what: String) -> ControlFailure {
         switch error {
         case .unavailable: ControlFailure(.unavailable, "cannot \(what): the broker is not connected")
-        case .timeout: ControlFailure(.unavailable, "cannot \(what): the broker did not answer in time (the outcome is unknown; check with device show)")
+        case .timeout: ControlFailure(.unavailable, "cannot \(what): the broker did not answer in time (a half-made login is removed again; retry)")
         case .busy: ControlFailure(.busy, "cannot \(what): too many broker requests in flight")
         case .rejected(let command, let message): ControlFailure(message.contains("already exists") ? .exists : .conflict,
                                                                "cannot \(what): the broker refused \(command): \(message)")

@@ -14,7 +14,7 @@ extension Gateway {
     func statusReport() -> JSONValue {
         var planes: [(String, JSONValue)] = [
             ("media", ["workers": .number(JSONNumber(handles.count)),
-                       "turn": .bool(configuration.turnEnabled),
+                       "turn": .bool(turnRunning),
                        "acceptingAllocations": .bool(!isDraining)]),
         ]
         if let signaling {
@@ -38,7 +38,7 @@ extension Gateway {
         members.append(("workers", .number(JSONNumber(c.resolvedWorkers))))
         members.append(("realm", .string(c.realm)))
         members.append(("logLevel", .string(GatewayLogHandler.currentLevel.rawValue)))
-        members.append(("turn", ["enabled": .bool(c.turnEnabled), "minPort": .number(JSONNumber(Int(c.turn.minPort))),
+        members.append(("turn", ["enabled": .bool(turnRunning), "minPort": .number(JSONNumber(Int(c.turn.minPort))),
                                  "maxPort": .number(JSONNumber(Int(c.turn.maxPort))),
                                  "configUsers": .number(JSONNumber(c.turn.users.count)),
                                  "configSecrets": .number(JSONNumber(c.turn.staticAuthSecrets.count)),

@@ -241,7 +241,7 @@ final class Gateway: TimerHandler {
             "tcp_open": "\(total.tcpOpen)",
             "tcp_refused_full": "\(total.tcpRefusedFull)",
         ]
-        if configuration.turnEnabled {
+        if turnRunning {
             metadata["turn_allocations"] = "\(total.turnAllocations)"
             metadata["turn_to_peer"] = "\(total.turn.packetsToPeer)"
             metadata["turn_to_client"] = "\(total.turn.packetsToClient)"

@@ -20,8 +20,8 @@ struct MemoryReport {
         let signaling = configuration.signaling
         if signaling.enabled {
             parts.append(("signaling sessions (\(signaling.maxSessions) × ~512 B)", signaling.maxSessions * 512))
-            let clients = max(16, signaling.clients.count)
-            parts.append(("signaling clients (\(clients) provisioned × ~1 KiB state)", clients * 1024))
+            let clients = max(signaling.maxClients, signaling.clients.count)
+            parts.append(("signaling clients (\(clients) × ~1 KiB state, signal-max-clients)", clients * 1024))
             parts.append(("MQTT publishes awaiting acknowledgement (mqtt-max-unacked-kib)", signaling.maxUnackedKiB * 1024))
             parts.append(("one message in and its replies (signal-max-payload × 4)", signaling.maxPayloadBytes * 4))
         }

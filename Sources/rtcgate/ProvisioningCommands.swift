@@ -83,7 +83,8 @@ extension ManagementService {
             if let given, given.utf8.count < 16 { throw ControlFailure(.badRequest, "secret.add: use at least 16 characters") }
             let secret = try change { state throws(ProvisioningError) in try state.addRestSecret(given, now: Self.now()) }
             logger.notice("TURN REST secret added", metadata: ["id": "\(secret.id)", "fingerprint": "\(secret.fingerprint)"])
-            return ["id": .string(secret.id), "secret": .string(secret.secret), "fingerprint": .string(secret.fingerprint)]
+            return ["id": .string(secret.id), "secret": .string(secret.secret), "fingerprint": .string(secret.fingerprint),
+                    "turnRunning": .bool(gateway.turnRunning)]
         case "secret.rotate":
             try request.requireOnlyArgs(["overlapSeconds"])
             let overlap = Int64(try request.optionalInt("overlapSeconds", in: 0...(30 * 86_400)) ?? 86_400)

@@ -18,6 +18,8 @@ struct SignalingOptions {
     var maxPayloadBytes = 65_536
     var maxViewersPerDevice = 4
     var maxSessions = 256
+    /// Clients whose presence and rate buckets the router tracks (provisioned ones, live adds included).
+    var maxClients = 1024
     var offerTimeoutSeconds: UInt64 = 30
     var idleTimeoutSeconds: UInt64 = 3_600
     var iceTTLSeconds: UInt64 = 3_600
@@ -93,6 +95,9 @@ extension ConfigOption {
         },
         ConfigOption("signal-max-sessions", help: "Sessions in all (board profile). Default 256.") { config, value throws(ConfigError) in
             config.signaling.maxSessions = try ConfigValue.integer(value, in: 1...1_000_000)
+        },
+        ConfigOption("signal-max-clients", help: "Signaling clients tracked at once, provisioned live ones included (board profile). Default 1024.") { config, value throws(ConfigError) in
+            config.signaling.maxClients = try ConfigValue.integer(value, in: 16...1_000_000)
         },
         ConfigOption("signal-offer-timeout", help: "Seconds an offer may wait for its answer. Default 30.") { config, value throws(ConfigError) in
             config.signaling.offerTimeoutSeconds = try ConfigValue.integer(value, in: 1...3600)

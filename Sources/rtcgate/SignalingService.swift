@@ -46,6 +46,9 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
     private var disconnectLogged = false
     private var stopped = false
     private static let tickNanos: UInt64 = 200_000_000
+    private static let maxStatusBytes = 256
+    /// Status messages dropped for being larger than a status can be.
+    private(set) var oversizedStatuses: UInt64 = 0
 
     init(settings: SignalingSettings, loop: EventLoop) throws {
         self.loop = loop
@@ -222,6 +225,12 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
         }
         let now = clock()
         if topic.hasPrefix(statusPrefix) {
+            // A status is `{"state":"online"}` or `{"state":"offline"}`: anything much larger is
+            // not one, and is neither held nor passed on (counted by the router as malformed).
+            guard payload.count <= Self.maxStatusBytes else {
+                oversizedStatuses &+= 1
+                return
+            }
             let id = String(topic.dropFirst(statusPrefix.count))
             guard presence.admit(id: id, payload: Array(payload), nowMs: now.monotonicMs) else { return }
         }

@@ -33,7 +33,9 @@ extension SignalingOptions {
         router.offerTimeoutMs = offerTimeoutSeconds * 1_000
         router.idleTimeoutMs = idleTimeoutSeconds * 1_000
         router.iceTTLSeconds = iceTTLSeconds
-        router.maxClients = max(16, clients.count)
+        // Presence and rate buckets of every client that may connect: the configured and stored
+        // ones, with room for those provisioned live (`signal-max-clients`).
+        router.maxClients = max(maxClients, clients.count + provisioned.clients.count)
 
         var records: [ClientRecord] = []
         for line in clients {

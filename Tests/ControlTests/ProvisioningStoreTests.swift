@@ -187,6 +187,20 @@ final class ProvisioningStoreTests: XCTestCase {
         XCTAssertThrowsError(try state.rotateRestSecret(now: 300, overlapSeconds: -1))
     }
 
+    /// The rename succeeded but the folder's fsync failed: the new file is what a restart reads,
+    /// so memory follows it, and the next change builds on it instead of reverting it.
+    func testDirectoryFsyncFailureAdoptsTheRenamedFile() throws {
+        let store = try ProvisioningStore(directory: stateDir)
+        store.failingWrite = (.fsyncDirectory, EIO)
+        try store.update { state throws(ProvisioningError) in try state.addDevice(id: "a", role: .device, now: 1) }
+        XCTAssertNotNil(store.state.device(id: "a"))
+        XCTAssertNotNil(store.lastDirectorySyncError)
+        store.failingWrite = nil
+        try store.update { state throws(ProvisioningError) in try state.addDevice(id: "b", role: .device, now: 2) }
+        let reloaded = try ProvisioningStore.load(file)
+        XCTAssertEqual(reloaded.devices.map(\.id), ["a", "b"])
+    }
+
     func testFailedWritesLeaveMemoryAndDiskUnchanged() throws {
         let store = try ProvisioningStore(directory: stateDir)
         try store.update { state throws(ProvisioningError) in try state.addDevice(id: "a", role: .device, now: 1) }

@@ -48,3 +48,15 @@ final class PresenceGateTests: XCTestCase {
         XCTAssertTrue(gate.admit(id: "x", payload: Array("{not json".utf8), nowMs: 0), "the router counts it as malformed")
     }
 }
+
+final class PresenceGateBoundTests: XCTestCase {
+    func testHeldStatusesAreBounded() {
+        var gate = PresenceGate(holdMs: 400, maxHeld: 3)
+        let offline = Array(#"{"state":"offline"}"#.utf8)
+        XCTAssertFalse(gate.admit(id: "a", payload: offline, nowMs: 0))
+        XCTAssertFalse(gate.admit(id: "b", payload: offline, nowMs: 0))
+        XCTAssertFalse(gate.admit(id: "c", payload: offline, nowMs: 0))
+        XCTAssertTrue(gate.admit(id: "d", payload: offline, nowMs: 0), "beyond the bound a status passes at once")
+        XCTAssertEqual(gate.release(nowMs: 400).count, 3)
+    }
+}

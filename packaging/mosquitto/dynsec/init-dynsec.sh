@@ -58,6 +58,8 @@ mosquitto_ctrl dynsec init "$tmp" rtcgate "$password" >/dev/null
 #   `$share/rtcgate/$p/up/#` needs grants of its own (its deliveries are checked as `$p/up/…`);
 # - publish on every client's `$p/down/#` (replies and forwarded messages) and on `$p/status/_gw`
 #   (the gateway's retained presence and its Last Will);
+# - publish, subscribe, receive and unsubscribe on `$p/_cluster/#`, where several rtcgates on one
+#   broker announce themselves (docs/scaling.md; give each instance its own client with this role);
 # - the client `rtcgate` gets that role instead of `admin`;
 # - defaultACLAccess: everything no role grants is denied (publish, delivery, subscribe and
 #   unsubscribe; the plugin's own default lets every client receive and unsubscribe anything);
@@ -68,7 +70,7 @@ jq --arg p "$prefix" '
   .roles = [{
     rolename: "rtcgate-gateway",
     textname: "rtcgate signaling gateway",
-    textdescription: "Dynsec administration; reads \($p)/up/# and \($p)/status/#, writes \($p)/down/# and \($p)/status/_gw. Devices get roles rtcgate-client-<id> (see device-role-template.json).",
+    textdescription: "Dynsec administration; reads \($p)/up/# and \($p)/status/#, writes \($p)/down/# and \($p)/status/_gw, reads and writes \($p)/_cluster/# (several instances, docs/scaling.md). Devices get roles rtcgate-client-<id> (see device-role-template.json).",
     acls: [
       acl("publishClientSend"; "$CONTROL/dynamic-security/#"),
       acl("publishClientReceive"; "$CONTROL/dynamic-security/#"),
@@ -83,7 +85,11 @@ jq --arg p "$prefix" '
       acl("publishClientReceive"; "\($p)/status/#"),
       acl("unsubscribePattern"; "\($p)/status/#"),
       acl("publishClientSend"; "\($p)/down/#"),
-      acl("publishClientSend"; "\($p)/status/_gw")
+      acl("publishClientSend"; "\($p)/status/_gw"),
+      acl("publishClientSend"; "\($p)/_cluster/#"),
+      acl("publishClientReceive"; "\($p)/_cluster/#"),
+      acl("subscribePattern"; "\($p)/_cluster/#"),
+      acl("unsubscribePattern"; "\($p)/_cluster/#")
     ]
   }]
   | .clients |= map(if .username == "rtcgate"
