@@ -275,7 +275,8 @@ public final class MQTTClient: EventHandler, TimerHandler {
             protocolVersion = protocolVersion == MQTT_PROTOCOL_V5 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5
             counters.protocolFallbacks += 1
         }
-        resetPending()
+        // Unacknowledged publishes stay counted: libmosquitto keeps them and sends them again
+        // after the next CONNACK, so their PUBACKs (same mids) settle the count then.
         delegate?.mqttClientDidDisconnect(self, reason: reason)
         scheduleReconnect()
     }
@@ -314,7 +315,6 @@ public final class MQTTClient: EventHandler, TimerHandler {
                 loop.deregister(current)
                 registration = nil
             }
-            resetPending()
             scheduleReconnect()
         }
     }
@@ -324,10 +324,6 @@ public final class MQTTClient: EventHandler, TimerHandler {
         pendingBytes += bytes
     }
 
-    private func resetPending() {
-        pendingSizes.removeAll(keepingCapacity: true)
-        pendingBytes = 0
-    }
 
     func didPublish(mid: Int32) {
         counters.acknowledged += 1

@@ -44,7 +44,7 @@ public struct AllocationInfo: Sendable, Equatable {
 final class WorkerMailbox: Sendable {
     let eventFD: Int32
     private let queue = Mutex<[WorkerCommand]>([])
-    private let answers = Mutex<[UInt64: WorkerReply]>([:])
+    private let answers = Mutex<(replies: [UInt64: WorkerReply], abandoned: Set<UInt64>)>(([:], []))
 
     init() throws(SystemError) {
         eventFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -65,9 +65,21 @@ final class WorkerMailbox: Sendable {
         return queue.withLock { commands in defer { commands.removeAll() }; return commands }
     }
 
-    func answer(_ ticket: UInt64, _ reply: WorkerReply) { answers.withLock { $0[ticket] = reply } }
+    func answer(_ ticket: UInt64, _ reply: WorkerReply) {
+        answers.withLock { state in
+            // Nobody waits for an answer that came after its asker gave up: drop it.
+            if state.abandoned.remove(ticket) == nil { state.replies[ticket] = reply }
+        }
+    }
 
-    func collect(_ ticket: UInt64) -> WorkerReply? { answers.withLock { $0.removeValue(forKey: ticket) } }
+    func collect(_ ticket: UInt64) -> WorkerReply? { answers.withLock { $0.replies.removeValue(forKey: ticket) } }
+
+    /// The asker stopped waiting: its answer, now or later, is dropped.
+    func abandon(_ ticket: UInt64) {
+        answers.withLock { state in
+            if state.replies.removeValue(forKey: ticket) == nil { state.abandoned.insert(ticket) }
+        }
+    }
 }
 
 extension MediaWorkerHandle {
@@ -87,7 +99,9 @@ extension MediaWorkerHandle {
             if let reply = mailbox.collect(ticket) { return reply }
             usleep(200)
         }
-        return mailbox.collect(ticket)
+        if let reply = mailbox.collect(ticket) { return reply }
+        mailbox.abandon(ticket)
+        return nil
     }
 }
 

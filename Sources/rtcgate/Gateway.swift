@@ -76,6 +76,7 @@ final class Gateway: TimerHandler {
                 logger.info("metrics on http://\(listen)/metrics")
             }
             scheduleSummary(loop: loop)
+            loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self, context: MainTimer.housekeeping.rawValue)
             loop.run()
             withExtendedLifetime(signals) {}
         } catch let error as ProvisioningError {
@@ -108,7 +109,7 @@ final class Gateway: TimerHandler {
         settings.maxClients = options.controlMaxClients
         settings.sendLimitBytes = ManagementOptions.controlSendLimitBytes
         if let group = options.controlGroup {
-            guard let gid = ControlAccessPolicy.groupId(named: group) else {
+            guard let gid = ControlAccessPolicy.groupId(named: group) ?? gid_t(group) else {
                 throw ConfigError(origin: "control-group", message: "no group '\(group)'")
             }
             settings.access = ControlAccessPolicy(groupId: gid)
@@ -171,25 +172,58 @@ final class Gateway: TimerHandler {
         for handle in handles {
             handle.setRateLimit(ratePerSecond: fresh.media.responder.ratePerSecond, burst: fresh.media.responder.burst)
         }
-        let restartNeeded = fresh.listeningIPs != configuration.listeningIPs || fresh.listeningPort != configuration.listeningPort
-            || fresh.resolvedWorkers != configuration.resolvedWorkers || fresh.media.poolSlots != configuration.media.poolSlots
-            || fresh.media.udp != configuration.media.udp || fresh.media.tcp != configuration.media.tcp
+        var restartFor = Self.restartNeeded(from: configuration, to: fresh)
+        if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
         configuration.logLevel = fresh.logLevel
         configuration.media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
         configuration.media.responder.burst = fresh.media.responder.burst
         configuration.statsIntervalSeconds = fresh.statsIntervalSeconds
-        if let signaling, let freshSignaling {
-            signaling.updatePolicy(freshSignaling.policy)
-            configuration.signaling.clients = fresh.signaling.clients
-        }
+        // TURN users and REST secrets of the file apply live (a leaked secret is gone at once).
+        configuration.turn.users = fresh.turn.users
+        configuration.turn.staticAuthSecrets = fresh.turn.staticAuthSecrets
+        configuration.turn.useAuthSecret = fresh.turn.useAuthSecret
+        configuration.signaling.clients = fresh.signaling.clients
+        applyProvisioning()
+        if let signaling, let freshSignaling { signaling.updatePolicy(freshSignaling.policy) }
+        let restartNeeded = !restartFor.isEmpty
         logger.notice("reloaded", metadata: [
             "log_level": "\(fresh.logLevel.rawValue)",
             "stun_rate_limit": "\(fresh.media.responder.ratePerSecond)/s burst \(fresh.media.responder.burst)",
             "signal_clients": "\(configuration.signaling.clients.count)",
-            "restart_needed": "\(restartNeeded ? "yes (listeners, workers or pools changed)" : "no")",
+            "turn_users": "\(configuration.turn.users.count)",
+            "turn_secrets": "\(configuration.turn.staticAuthSecrets.count)",
+            "restart_needed": "\(restartNeeded ? "yes (\(restartFor.joined(separator: ", ")) changed)" : "no")",
         ])
         return ["logLevel": .string(fresh.logLevel.rawValue), "signalClients": .number(JSONNumber(configuration.signaling.clients.count)),
-                "restartNeeded": .bool(restartNeeded)]
+                "restartNeeded": .bool(restartNeeded), "restartFor": .array(restartFor.map(JSONValue.string))]
+    }
+
+    /// The settings that differ and only take effect after a restart.
+    static func restartNeeded(from old: GatewayConfiguration, to new: GatewayConfiguration) -> [String] {
+        var changed: [String] = []
+        func check(_ name: String, _ differs: Bool) { if differs { changed.append(name) } }
+        check("listening-ip", old.listeningIPs != new.listeningIPs)
+        check("listening-port", old.listeningPort != new.listeningPort)
+        check("workers", old.resolvedWorkers != new.resolvedWorkers)
+        check("pool-slots", old.media.poolSlots != new.media.poolSlots || old.media.poolSlotSize != new.media.poolSlotSize)
+        check("no-udp/no-tcp", old.media.udp != new.media.udp || old.media.tcp != new.media.tcp)
+        check("realm", old.realm != new.realm)
+        check("relay-ip", old.turn.relayIPs != new.turn.relayIPs)
+        check("min-port/max-port", old.turn.minPort != new.turn.minPort || old.turn.maxPort != new.turn.maxPort)
+        check("allowed-peer-ip/denied-peer-ip", old.turn.allowedPeers != new.turn.allowedPeers || old.turn.deniedPeers != new.turn.deniedPeers)
+        check("max-allocations", old.turn.limits.maxAllocations != new.turn.limits.maxAllocations)
+        let a = old.signaling, b = new.signaling
+        check("mqtt-*", a.mqttHost != b.mqttHost || a.mqttPort != b.mqttPort || a.mqttUser != b.mqttUser
+              || a.mqttPassword != b.mqttPassword || a.mqttPasswordFile != b.mqttPasswordFile || a.mqttProtocol != b.mqttProtocol
+              || a.mqttTLSCAFile != b.mqttTLSCAFile || a.mqttTLSCertFile != b.mqttTLSCertFile || a.mqttTLSKeyFile != b.mqttTLSKeyFile)
+        check("signal-* limits", a.topicPrefix != b.topicPrefix || a.maxSessions != b.maxSessions || a.maxViewersPerDevice != b.maxViewersPerDevice
+              || a.maxPayloadBytes != b.maxPayloadBytes || a.maxClients != b.maxClients || a.offerTimeoutSeconds != b.offerTimeoutSeconds
+              || a.idleTimeoutSeconds != b.idleTimeoutSeconds || a.iceTTLSeconds != b.iceTTLSeconds || a.iceHost != b.iceHost)
+        check("cluster-instance/broker-dynsec", a.clusterInstance != b.clusterInstance || a.brokerDynsec != b.brokerDynsec)
+        let m = old.management, n = new.management
+        check("control-*/state-dir/metrics-listen", m.controlSocket != n.controlSocket || m.controlMode != n.controlMode
+              || m.controlGroup != n.controlGroup || m.stateDirectory != n.stateDirectory || m.metricsListen != n.metricsListen)
+        return changed
     }
 
     private func scheduleSummary(loop: EventLoop) {
@@ -200,8 +234,16 @@ final class Gateway: TimerHandler {
         loop.timers.schedule(at: MonotonicClock.now() + configuration.statsIntervalSeconds * 1_000_000_000, handler: self)
     }
 
+    /// Timer contexts of the main loop: the counter summary, and the 1 s housekeeping that retires
+    /// REST secrets at the end of their overlap (within a second of `retiresAt`).
+    private enum MainTimer: UInt64 { case summary = 0, housekeeping = 1 }
+
     func timerFired(context: UInt64, now: UInt64) {
-        pruneRetiredSecrets()
+        if context == MainTimer.housekeeping.rawValue {
+            pruneRetiredSecrets()
+            mainLoop?.timers.schedule(at: now + 1_000_000_000, handler: self, context: MainTimer.housekeeping.rawValue)
+            return
+        }
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
         if let mainLoop { scheduleSummary(loop: mainLoop) }
     }

@@ -49,6 +49,30 @@ final class ProvisioningTests: XCTestCase {
         gateway.stopCleanly()
     }
 
+    /// A secret replaced in the configuration file stops working at the reload, not at a restart.
+    func testReloadReplacesTheRestSecretLive() throws {
+        let leaked = "leaked-secret-\(UUID().uuidString)", fresh = "fresh-secret-\(UUID().uuidString)"
+        let gateway = try GatewayProcess(config: "use-auth-secret\nstatic-auth-secret = \(leaked)\n", flags: ["--realm", "example.org"])
+        let username = "\(Int(time(nil)) + 600):cam-1"
+        func allocate(_ secret: String) throws -> TurnAnswer {
+            let client = try TurnTestClient(port: gateway.port, username: username, password: try restPassword(username, secret: secret))
+            client.realm = "example.org"
+            return try client.allocate()
+        }
+        XCTAssertTrue(try allocate(leaked).isSuccess)
+        try gateway.rewriteConfig("use-auth-secret\nstatic-auth-secret = \(fresh)\n")
+        let reloaded = try ControlSocketTests.ctl(gateway, ["reload"])
+        XCTAssertEqual(reloaded.json?["restartNeeded"]?.boolValue, false, "\(String(describing: reloaded.json))")
+        usleep(50_000)
+        XCTAssertEqual(try allocate(leaked).errorCode, 401, "the replaced secret is refused at once")
+        XCTAssertTrue(try allocate(fresh).isSuccess)
+        // A change that needs a restart is named.
+        try gateway.rewriteConfig("use-auth-secret\nstatic-auth-secret = \(fresh)\nmin-port = 50000\n")
+        let named = try ControlSocketTests.ctl(gateway, ["reload"])
+        XCTAssertEqual(named.json?["restartFor"]?.arrayValue?.compactMap(\.stringValue), ["min-port/max-port"])
+        gateway.stopCleanly()
+    }
+
     func testDevicesSignalLiveAndPersistAcrossRestart() throws {
         let rig = try SignalingRig(clients: [:], brokerUsers: ["cam-1", "viewer-1"])
         let cam = try rig.connect("cam-1")
