@@ -54,3 +54,35 @@ final class SignalingLifecycleTests: XCTestCase {
         rig.gateway.stopCleanly()
     }
 }
+
+/// The credential refresh: a client in a live session gets a fresh ICE_CONFIG before its TURN
+/// credentials expire (ice-ttl 60 s: pushed at 48 s), and the new credentials work on the relay.
+final class SignalingIceRefreshTests: XCTestCase {
+    func testFreshIceConfigIsPushedBeforeExpiry() throws {
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"],
+                                   extraConfig: "ice-ttl = 60\n")
+        let cam = try rig.connect("cam-1")
+        let viewer = try rig.connect("viewer-1")
+        viewer.send(["v": 1, "type": "ICE_CONFIG_REQUEST", "mid": "ice", "body": [:] as [String: Any]])
+        let first = try XCTUnwrap(rig.expect("ICE_CONFIG", at: viewer))
+        viewer.send(["v": 1, "type": "OFFER", "sid": "long", "to": "cam-1", "body": ["sdp": sampleSDP()]])
+        XCTAssertNotNil(rig.expect("OFFER", at: cam))
+        cam.send(["v": 1, "type": "ANSWER", "sid": "long", "to": "viewer-1", "body": ["sdp": sampleSDP()]])
+        XCTAssertNotNil(rig.expect("ANSWER", at: viewer))
+        let pushed = try XCTUnwrap(rig.expect("ICE_CONFIG", at: viewer, count: 2, timeout: 58), "no ICE_CONFIG pushed before expiry")
+        XCTAssertNil(pushed["mid"], "a push carries no mid")
+        func turnServer(_ config: [String: Any]) -> [String: Any]? {
+            ((config["body"] as? [String: Any])?["iceServers"] as? [[String: Any]])?.first { $0["username"] != nil }
+        }
+        let old = try XCTUnwrap(turnServer(first)?["username"] as? String)
+        let new = try XCTUnwrap(turnServer(pushed))
+        let newUsername = try XCTUnwrap(new["username"] as? String)
+        XCTAssertGreaterThan(UInt64(newUsername.split(separator: ":")[0]) ?? 0, UInt64(old.split(separator: ":")[0]) ?? 0)
+        let expiresIn = Int(newUsername.split(separator: ":")[0])! - Int(time(nil))
+        XCTAssertTrue((50...61).contains(expiresIn), "fresh credentials for another ttl: \(expiresIn) s")
+        let client = try TurnTestClient(port: rig.gateway.port, username: newUsername, password: new["credential"] as! String)
+        client.realm = "rtcgate.local"
+        XCTAssertTrue(try client.allocate().isSuccess)
+        rig.gateway.stopCleanly()
+    }
+}
