@@ -50,7 +50,9 @@ extension Gateway {
         let now = Int64(time(nil))
         guard store.state.restSecrets.contains(where: { ($0.retiresAt ?? Int64.max) <= now }) else { return }
         do {
+            let before = store.state
             let retired = try store.update { state throws(ProvisioningError) in state.pruneRetired(now: now) }
+            replicator?.changed(from: before, to: store.state)
             logger.notice("retired \(retired.count) TURN REST secret(s) at the end of their overlap", metadata: [
                 "ids": "\(retired.map(\.id).joined(separator: ","))",
             ])

@@ -27,6 +27,8 @@ final class Gateway: TimerHandler {
     private var metricsListener: MetricsListener?
     private var controlServer: ControlServer?
     private(set) var management: ManagementService?
+    /// Replicates the provisioning store to the other instances of a cluster.
+    private(set) var replicator: ClusterReplicator?
     /// The provisioning store (nil when `state-dir` is empty).
     private(set) var store: ProvisioningStore?
     func setStore(_ store: ProvisioningStore) { self.store = store }
@@ -61,6 +63,12 @@ final class Gateway: TimerHandler {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
                                                    loop: loop)
                 signaling = service
+                if let instance = configuration.signaling.clusterInstance, store != nil {
+                    let replicator = ClusterReplicator(gateway: self, instance: instance, topicPrefix: configuration.signaling.topicPrefix)
+                    self.replicator = replicator
+                    service.onClusterState = { [unowned replicator] topic, payload in replicator.received(topic: topic, payload: payload) }
+                    service.onConnected = { [unowned replicator, unowned loop] in replicator.connected(loop: loop) }
+                }
                 service.start()
                 logger.info("signaling plane starting", metadata: [
                     "broker": "\(configuration.signaling.mqttHost ?? ""):\(configuration.signaling.mqttPort)",

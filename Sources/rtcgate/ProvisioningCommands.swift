@@ -118,6 +118,7 @@ extension ManagementService {
     /// Writes a change to the store, then applies the new state to the running planes.
     func change<T>(_ body: (inout ProvisioningState) throws(ProvisioningError) -> T) throws(ControlFailure) -> T {
         let store = try store()
+        let before = store.state
         let result: T
         do {
             result = try store.update(body)
@@ -125,6 +126,7 @@ extension ManagementService {
             throw error.controlFailure
         }
         gateway.applyProvisioning()
+        gateway.replicator?.changed(from: before, to: store.state)
         return result
     }
 

@@ -41,6 +41,11 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
     private let clusterPrefix: String
     private let downPrefix: String
     private let gatewayStatusTopic: String
+    private let clusterStatePrefix: String
+    /// In a cluster: replicated provisioning records (`{p}/_cluster/state/…`) go here.
+    var onClusterState: ((String, UnsafeRawBufferPointer) -> Void)?
+    /// Called after every (re)connect to the broker.
+    var onConnected: (() -> Void)?
     private let statusPrefix: String
     private let offlinePayload = Array(#"{"state":"offline"}"#.utf8)
     private var disconnectLogged = false
@@ -57,6 +62,7 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
                                  minter: settings.minter)
         statusPrefix = settings.router.topicPrefix + "/status/"
         clusterPrefix = settings.router.topicPrefix + "/_cluster/"
+        clusterStatePrefix = settings.router.topicPrefix + "/_cluster/state/"
         downPrefix = settings.router.topicPrefix + "/down/"
         gatewayStatusTopic = settings.router.topicPrefix + "/status/_gw"
         cluster = settings.clusterInstance.map(ClusterMembership.init(name:))
@@ -67,6 +73,7 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
             // routers hold the same sessions; the cluster's presence topic says who is up.
             subscriptions = subscriptions.map { $0.hasPrefix("$share/") ? String($0.split(separator: "/", maxSplits: 2)[2]) : $0 }
             subscriptions.append(clusterPrefix + "+")
+            subscriptions.append(clusterStatePrefix + "#")
         }
         mqtt.subscriptions = subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
         client = try MQTTClient(config: mqtt, loop: loop)
@@ -187,6 +194,7 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
         if cluster != nil {
             client.publish(topic: gatewayStatusTopic, payload: Array(#"{"state":"online"}"#.utf8), retain: true, expirySeconds: 0)
         }
+        onConnected?()
         presence.brokerConnected(nowMs: clock().monotonicMs)
         logger.notice("signaling connected to the broker", metadata: [
             "broker": "\(client.config.host):\(client.config.port)",
@@ -209,6 +217,10 @@ final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     func mqttClient(_ client: MQTTClient, didReceive topic: String, payload: UnsafeRawBufferPointer,
                     correlationData: [UInt8]?, retained: Bool) {
+        if cluster != nil, topic.hasPrefix(clusterStatePrefix) {
+            onClusterState?(topic, payload)
+            return
+        }
         if cluster != nil, topic.hasPrefix(clusterPrefix) {
             let instance = String(topic.dropFirst(clusterPrefix.count))
             let online = PresenceGate.isOnlineStatus(Array(payload))

@@ -22,7 +22,7 @@ final class ClusterTests: XCTestCase {
             let config = (clients + ["mqtt-host = 127.0.0.1", "mqtt-port = \(broker.port)", "mqtt-user = \(user)",
                                      "mqtt-password = \(password)", "cluster-instance = \(name)", "use-auth-secret",
                                      "static-auth-secret = \(secret)"]).joined(separator: "\n") + "\n"
-            return try GatewayProcess(config: config)
+            return try GatewayProcess(config: config)  // each with its own state folder (provisioning store)
         }
         let a = try instance("a", user: "rtcgate")
         let b = try instance("b", user: "rtcgate-b")
@@ -79,6 +79,21 @@ final class ClusterTests: XCTestCase {
             client.realm = "rtcgate.local"
             XCTAssertTrue(try client.allocate().isSuccess, "credential accepted by the relay on port \(gateway.port)")
         }
+
+        // Provisioning is replicated: a change made on one instance reaches the other's store.
+        func devices(_ gateway: GatewayProcess) throws -> [String] {
+            try ControlSocketTests.ctl(gateway, ["device", "list"]).json?["devices"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        }
+        XCTAssertEqual(try ControlSocketTests.ctl(a, ["device", "add", "doorbell-9", "--group", "home"]).status, 0)
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? devices(b))?.contains("doorbell-9") == true }, "device added on a reaches b: \(b.log.suffix(1500))")
+        let added = try ControlSocketTests.ctl(b, ["secret", "add"])
+        let secretID = try XCTUnwrap(added.json?["id"]?.stringValue)
+        XCTAssertTrue(waitUntil(timeout: 5) {
+            (try? ControlSocketTests.ctl(a, ["secret", "list"]).json?["secrets"]?.arrayValue?.contains { $0["id"]?.stringValue == secretID }) == true
+        }, "secret added on b reaches a")
+        XCTAssertEqual(try ControlSocketTests.ctl(b, ["device", "remove", "doorbell-9"]).status, 0)
+        XCTAssertTrue(waitUntil(timeout: 5) { (try? devices(a))?.contains("doorbell-9") == false }, "removal on b reaches a")
+        XCTAssertTrue(a.log.contains("cluster: removed device/doorbell-9 from b"), String(a.log.suffix(2000)))
 
         // Instance b dies without a goodbye: its Will tells a, which then serves every client.
         b.stop(signal: SIGKILL)
