@@ -94,7 +94,10 @@ extension TurnCore {
             // A retransmitted Allocate gets its success again; anything else is a mismatch.
             let existing = allocations[id]
             guard existing.creatingTransaction == request.transactionID, existing.userKey == user.key else { return context.error(437) }
-            return context.allocateSuccess(existing, lifetime: UInt32((existing.expiry &- now) / 1_000_000_000), client: tuple.client)
+            // Remaining lifetime; 0 for one that expired but is not swept yet (the clock may also
+            // have run past it between the sweep and this retransmission).
+            let remaining = existing.expiry > now ? (existing.expiry - now) / 1_000_000_000 : 0
+            return context.allocateSuccess(existing, lifetime: UInt32(clamping: remaining), client: tuple.client)
         }
         if user.expired { return context.error(401) }
         guard acceptsAllocations else {

@@ -61,6 +61,17 @@ final class TurnRequestTests: XCTestCase {
                        "another user cannot replay the creating transaction")
     }
 
+    /// Found by the fuzzer: a retransmitted Allocate after the allocation's expiry, before the
+    /// sweep removed it, computed a negative remaining lifetime and trapped.
+    func testRetransmittedAllocateAfterExpiryDoesNotTrap() {
+        var harness = TurnHarness()
+        let id = TransactionID.random()
+        XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, id: id, udpTransport))))
+        let late = harness.send(turnRequest(.allocate, id: id, udpTransport), at: 3_601 * second)
+        XCTAssertNil(errorCode(late))
+        XCTAssertEqual(late.withUnsafeBytes { try? StunMessageView($0).lifetime }, 0, "nothing left of it")
+    }
+
     func testRefreshRules() throws {
         var harness = TurnHarness()
         XCTAssertEqual(errorCode(harness.send(turnRequest(.refresh))), 437, "no allocation")
