@@ -2,6 +2,7 @@
 # Fuzzes, with libFuzzer + AddressSanitizer and for a bounded time each:
 #   stun-fuzzer  the STUN codec and the Binding responder (Tests/Fuzz/STUNFuzzer.swift)
 #   turn-fuzzer  the TURN core: requests, ChannelData, Send indications, peer data (TURNFuzzer.swift)
+#   signaling-fuzzer  the JSON parser, the signaling router and the relay-only filter (SignalingFuzzer.swift)
 # Run from anywhere (it cds to the repository root):
 #   bash Tests/Fuzz/run.sh [SECONDS]   per fuzzer, default 60; 0 only replays seeds and corpus
 # Builds with swiftc directly into .build-fuzz (rebuilt only when a source changed): the STUN
@@ -61,6 +62,14 @@ build() {
     compile "$OUT/build-turn.log" -sanitize=fuzzer,address "${swiftflags[@]}" -module-name TURNFuzz -I "$OUT/modules" \
       "${linker[@]}" Sources/TURN/*.swift Tests/Fuzz/TURNFuzzer.swift "$OUT/libSTUN.a" -lcrypto -o "$OUT/turn-fuzzer"
   fi
+  if stale "$OUT/signaling-fuzzer" Sources/JSON/*.swift Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift; then
+    echo "fuzz: building signaling-fuzzer"
+    compile "$OUT/build-json-module.log" -sanitize=address -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+      "${swiftflags[@]}" -module-name JSON -emit-module -emit-module-path "$OUT/modules/JSON.swiftmodule" \
+      -emit-library -static -o "$OUT/libJSON.a" Sources/JSON/*.swift
+    compile "$OUT/build-signaling.log" -sanitize=fuzzer,address "${swiftflags[@]}" -module-name SignalingFuzz -I "$OUT/modules" \
+      "${linker[@]}" Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift "$OUT/libJSON.a" -o "$OUT/signaling-fuzzer"
+  fi
   echo "fuzz: builds ready in $(( $(date +%s) - started )) s"
 }
 
@@ -72,7 +81,7 @@ run() {
   for seed in Tests/Fuzz/seeds/*.bin; do cp -n "$seed" "$corpus/seed-$(basename "$seed")"; done
   before="$(ls -1 "$artifacts" 2>/dev/null | sort || true)"
   local flags=(-rss_limit_mb=2048 -timeout=5 -print_final_stats=1 "-artifact_prefix=$artifacts/"
-               -dict=Tests/Fuzz/stun.dict -max_len=2048)
+               "-dict=Tests/Fuzz/$( [ "$name" = signaling-fuzzer ] && echo signaling || echo stun ).dict" -max_len=4096)
   if [ "$FUZZ_TIME" -eq 0 ]; then flags+=(-runs=0); else flags+=("-max_total_time=$FUZZ_TIME"); fi
   if [ "${FUZZ_JOBS:-1}" -gt 1 ]; then flags+=("-fork=${FUZZ_JOBS}"); fi
   # shellcheck disable=SC2206
@@ -103,3 +112,4 @@ run() {
 build
 run stun-fuzzer
 run turn-fuzzer
+run signaling-fuzzer

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, the STUN parser fuzzer for a bounded time, then every XCTest
-# target (unit, allocation-counting and end-to-end tests against the built binary, coturn's
-# turnutils_stunclient and Python aioice). Exits non-zero on any failure.
-#   FUZZ_SECONDS=60  how long the fuzzer runs (0 skips it)
+# The whole test suite: set-up, the STUN, TURN and signaling fuzzers for a bounded time each,
+# then every XCTest target (unit, allocation-counting and end-to-end tests against the built
+# binary, a real mosquitto, coturn's turnutils_* and Python aioice/aiortc). Exits non-zero on any
+# failure.
+#   FUZZ_SECONDS=60  how long each fuzzer runs (0 skips them)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash packaging/dev/setup.sh
