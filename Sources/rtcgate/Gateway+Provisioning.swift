@@ -6,19 +6,6 @@ import TURN
 
 /// The provisioning store at start-up and its changes applied live to the running planes.
 extension Gateway {
-    /// Opens (and locks) the store; a corrupt, newer or locked store stops the start.
-    func openStore() throws(ProvisioningError) {
-        let directory = configuration.management.stateDirectory
-        guard !directory.isEmpty else { return }
-        let opened = try ProvisioningStore(directory: directory)
-        setStore(opened)
-        let state = opened.state
-        logger.info("provisioning store loaded", metadata: [
-            "path": "\(opened.filePath)", "revision": "\(state.revision)", "devices": "\(state.devices.count)",
-            "turn_users": "\(state.turnUsers.count)", "rest_secrets": "\(state.restSecrets.count)",
-        ])
-    }
-
     /// The store's records in force now (empty without a store).
     func provisioned() -> ProvisionedCredentials {
         guard let store else { return ProvisionedCredentials() }

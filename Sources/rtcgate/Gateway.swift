@@ -31,7 +31,6 @@ final class Gateway: TimerHandler {
     private(set) var replicator: ClusterReplicator?
     /// The provisioning store (nil when `state-dir` is empty).
     private(set) var store: ProvisioningStore?
-    func setStore(_ store: ProvisioningStore) { self.store = store }
     /// TURN relay running in the workers (fixed at start-up).
     private(set) var turnRunning = false
     let startedAt = MonotonicClock.now()
@@ -105,6 +104,19 @@ final class Gateway: TimerHandler {
         logSummary(final: true)
         logger.info("rtcgate stopped")
         return 0
+    }
+
+    /// Opens (and locks) the store; a corrupt, newer or locked store stops the start.
+    private func openStore() throws(ProvisioningError) {
+        let directory = configuration.management.stateDirectory
+        guard !directory.isEmpty else { return }
+        let opened = try ProvisioningStore(directory: directory)
+        store = opened
+        let state = opened.state
+        logger.info("provisioning store loaded", metadata: [
+            "path": "\(opened.filePath)", "revision": "\(state.revision)", "devices": "\(state.devices.count)",
+            "turn_users": "\(state.turnUsers.count)", "rest_secrets": "\(state.restSecrets.count)",
+        ])
     }
 
     /// The control socket (and, with the state directory, the provisioning store).

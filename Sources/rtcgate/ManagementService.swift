@@ -79,7 +79,7 @@ final class ManagementService: ControlCommandHandler {
         case "allocation.kill":
             try request.requireOnlyArgs(["client"])
             let text = try request.string("client")
-            guard let address = MetricsListenerAddress.transportAddress(text) else {
+            guard let address = SocketAddress(hostPort: text).flatMap(TransportAddress.init) else {
                 throw ControlFailure(.badRequest, "allocation.kill: '\(text)' is not ip:port or [ipv6]:port")
             }
             let killed = try gateway.killAllocations(client: address)
@@ -106,14 +106,5 @@ final class ManagementService: ControlCommandHandler {
                     ("bytesToPeer", .number(JSONNumber(info.bytesToPeer))), ("bytesToClient", .number(JSONNumber(info.bytesToClient))),
                     ("permissions", .number(JSONNumber(info.permissions))), ("channels", .number(JSONNumber(info.channels)))]
         return .object(members)
-    }
-}
-
-/// Address parsing shared by `metrics-listen` and `allocation.kill`.
-enum MetricsListenerAddress {
-    /// `1.2.3.4:5678` or `[::1]:5678`.
-    static func transportAddress(_ text: String) -> TransportAddress? {
-        guard let address = try? MetricsListener.address(text) else { return nil }
-        return TransportAddress(address)
     }
 }

@@ -24,16 +24,10 @@ final class MetricsListener: StreamConnectionDelegate {
         listener.delegate = self
     }
 
-    /// Parses `127.0.0.1:9641` or `[::1]:9641`.
+    /// Parses `metrics-listen`: `127.0.0.1:9641` or `[::1]:9641`.
     static func address(_ text: String) throws(ConfigError) -> SocketAddress {
-        var host = Substring(text)
-        guard let colon = host.lastIndex(of: ":"), let port = UInt16(host[host.index(after: colon)...]) else {
-            throw ConfigError(origin: "metrics-listen", message: "'\(text)' is not address:port")
-        }
-        host = host[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard let address = SocketAddress(ip: String(host), port: port) else {
-            throw ConfigError(origin: "metrics-listen", message: "'\(host)' is not a numeric IP address")
+        guard let address = SocketAddress(hostPort: text) else {
+            throw ConfigError(origin: "metrics-listen", message: "'\(text)' is not a numeric IPv4 address:port or [IPv6]:port")
         }
         return address
     }
@@ -69,5 +63,17 @@ final class MetricsListener: StreamConnectionDelegate {
 
     private static func response(_ code: Int, _ phrase: String, contentType: String, body: String) -> String {
         "HTTP/1.1 \(code) \(phrase)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+    }
+}
+
+extension SocketAddress {
+    /// `1.2.3.4:5678` or `[::1]:5678` (numeric addresses only), as `metrics-listen` and
+    /// `allocation.kill` take them.
+    init?(hostPort text: String) {
+        var host = Substring(text)
+        guard let colon = host.lastIndex(of: ":"), let port = UInt16(host[host.index(after: colon)...]) else { return nil }
+        host = host[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        self.init(ip: String(host), port: port)
     }
 }
