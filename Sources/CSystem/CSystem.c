@@ -1,8 +1,18 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include "CSystem.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 _Static_assert(sizeof(struct rtcgate_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 _Static_assert(offsetof(struct rtcgate_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "mmsghdr layout");
@@ -32,3 +42,20 @@ int rtcgate_accept4(int fd, struct sockaddr *address, socklen_t *length, int fla
 unsigned long rtcgate_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
 
 void rtcgate_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+int rtcgate_udp_segmentation_probe(int fd) {
+    int zero = 0;  // 0: no default segment size; each send names its own
+    return setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero));
+}
+
+unsigned long rtcgate_udp_segment_control_space(void) { return CMSG_SPACE(sizeof(uint16_t)); }
+
+void rtcgate_udp_segment_control(void *control, uint16_t size) {
+    memset(control, 0, CMSG_SPACE(sizeof(uint16_t)));
+    struct cmsghdr *header = (struct cmsghdr *)control;
+    header->cmsg_level = SOL_UDP;
+    header->cmsg_type = UDP_SEGMENT;
+    header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(header), &size, sizeof(size));
+}
+

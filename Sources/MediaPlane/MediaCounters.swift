@@ -25,6 +25,13 @@ public struct MediaCounters: Sendable, Equatable {
     public var udpTruncated: UInt64 = 0
     /// Datagrams from an address family rtcgate cannot answer, dropped.
     public var udpUnknownFamily: UInt64 = 0
+    /// Runs of same-size datagrams to one destination sent as one message (UDP segmentation),
+    /// from the listening and the relay sockets.
+    public var udpSegmentedRuns: UInt64 = 0
+    /// Datagrams that left in those runs.
+    public var udpSegmentedDatagrams: UInt64 = 0
+    /// Runs the kernel refused as one message, then sent datagram by datagram.
+    public var udpSegmentationFallbacks: UInt64 = 0
     /// `recvmmsg` calls (datagrams per call = in / calls).
     public var udpReceiveCalls: UInt64 = 0
     /// Times a pool slot was wanted and none was free.
@@ -57,6 +64,9 @@ public struct MediaCounters: Sendable, Equatable {
         udpTruncated &+= other.udpTruncated
         udpUnknownFamily &+= other.udpUnknownFamily
         udpReceiveCalls &+= other.udpReceiveCalls
+        udpSegmentedRuns &+= other.udpSegmentedRuns
+        udpSegmentedDatagrams &+= other.udpSegmentedDatagrams
+        udpSegmentationFallbacks &+= other.udpSegmentationFallbacks
         poolExhaustions &+= other.poolExhaustions
         poolInUse &+= other.poolInUse
         poolCapacity &+= other.poolCapacity
@@ -64,5 +74,14 @@ public struct MediaCounters: Sendable, Equatable {
         tcpRefusedFull &+= other.tcpRefusedFull
         for i in tcpClosed.indices { tcpClosed[i] &+= other.tcpClosed[i] }
         tcpOpen &+= other.tcpOpen
+    }
+}
+
+extension MediaCounters {
+    /// Adds the UDP segmentation counters of a worker's send batch.
+    mutating func addSegmentation(of batch: DatagramBatch) {
+        udpSegmentedRuns &+= batch.segmentedRuns
+        udpSegmentedDatagrams &+= batch.segmentedDatagrams
+        udpSegmentationFallbacks &+= batch.segmentationFallbacks
     }
 }

@@ -82,7 +82,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         counters.poolCapacity = UInt64(pool.capacity)
         for address in config.listenAddresses {
             if config.udp {
-                let socket = try UDPSocket(bindTo: address, reusePort: true, bufferBytes: config.socketBufferBytes)
+                let socket = try UDPSocket(bindTo: address, reusePort: true, bufferBytes: config.socketBufferBytes,
+                                           segmentation: config.udpSegmentation)
                 udpSockets.append(socket)
                 boundAddresses.append(socket.localAddress)
                 udpServerAddresses.append(TransportAddress(socket.localAddress)!)
@@ -101,7 +102,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         }
         if let settings = config.turn {
             turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
-                                   socketBufferBytes: config.socketBufferBytes, prefault: config.poolPrefault, loop: loop,
+                                   socketBufferBytes: config.socketBufferBytes, segmentation: config.udpSegmentation, prefault: config.poolPrefault, loop: loop,
                                    makeHandler: { [unowned self] index in SocketReadiness(worker: self, kind: .relay, index: index) })
         }
         _ = try loop.register(fd: handle.mailbox.eventFD, events: EPOLLIN.rawValue, handler: MailboxReadiness(worker: self))
@@ -123,7 +124,9 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         snapshot.stun = responder.counters
         snapshot.poolExhaustions = pool.exhaustions
         snapshot.poolInUse = UInt64(pool.used)
+        snapshot.addSegmentation(of: sendBatch)
         if let turn {
+            snapshot.addSegmentation(of: turn.peerBatch)
             snapshot.turn = turn.core.counters
             snapshot.turnAllocations = UInt64(turn.core.allocations.count)
             snapshot.turnRelayExhaustions = turn.relays.exhaustions

@@ -22,6 +22,9 @@ public struct MediaWorkerConfig: Sendable {
     public var poolHeadroom = 64
     /// Datagrams moved per recvmmsg/sendmmsg call.
     public var udpBatch = 32
+    /// Send runs of same-size datagrams to one destination as one message (UDP GSO) where the
+    /// kernel supports it.
+    public var udpSegmentation = true
     /// Kernel socket buffer size (SO_RCVBUF/SO_SNDBUF), or nil for the system default.
     public var socketBufferBytes: Int? = nil
     /// TCP connection records per worker.

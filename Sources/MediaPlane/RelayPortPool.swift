@@ -27,6 +27,7 @@ final class RelayPortPool: RelayAddressProvider {
     private let relayIPv4: IPAddress?
     private let relayIPv6: IPAddress?
     private let socketBufferBytes: Int?
+    private let segmentation: Bool
     /// Open relays by port offset in the whole range: a worker may bind a port outside its own
     /// share when it claims another worker's reservation.
     private var relays: [Relay?]
@@ -37,7 +38,7 @@ final class RelayPortPool: RelayAddressProvider {
     private(set) var exhaustions: UInt64 = 0
 
     init(range: ClosedRange<UInt16>, worker: Int, workers: Int, relayIPv4: IPAddress?, relayIPv6: IPAddress?,
-         reservations: RelayReservations, socketBufferBytes: Int?, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) {
+         reservations: RelayReservations, socketBufferBytes: Int?, segmentation: Bool, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) {
         let workers = max(1, workers)
         ports = range.filter { Int($0 / 2) % workers == worker % workers }
         self.range = range
@@ -45,6 +46,7 @@ final class RelayPortPool: RelayAddressProvider {
         self.relayIPv4 = relayIPv4
         self.relayIPv6 = relayIPv6
         self.socketBufferBytes = socketBufferBytes
+        self.segmentation = segmentation
         relays = Array(repeating: nil, count: range.count)
         cursor = ports.isEmpty ? 0 : Int.random(in: 0..<ports.count)
         self.loop = loop
@@ -66,7 +68,7 @@ final class RelayPortPool: RelayAddressProvider {
                 // The next port is bound now and held unwatched until its token is claimed.
                 guard port < range.upperBound, let next = self.index(of: port + 1), relays[next] == nil,
                       let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port + 1)),
-                                                  bufferBytes: socketBufferBytes) else { continue }
+                                                  bufferBytes: socketBufferBytes, segmentation: segmentation) else { continue }
                 held = socket
             }
             guard bind(ip: ip, port: port) else { continue }
@@ -123,7 +125,7 @@ final class RelayPortPool: RelayAddressProvider {
 
     private func bind(ip: IPAddress, port: UInt16) -> Bool {
         guard let index = index(of: port),
-              let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes) else {
+              let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes, segmentation: segmentation) else {
             return false
         }
         return adopt(socket, at: index)

@@ -26,14 +26,15 @@ final class TurnRuntime {
     /// Relay send failures (peer unreachable, socket buffer full).
     var relaySendFailures: UInt64 = 0
 
-    init(settings: TurnSettings, worker: Int, workers: Int, pool: BufferPool, batch: Int, socketBufferBytes: Int?,
+    init(settings: TurnSettings, worker: Int, workers: Int, pool: BufferPool, batch: Int, socketBufferBytes: Int?, segmentation: Bool,
          prefault: Bool, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) throws(SystemError) {
         core = TurnCore(limits: settings.limits, prefault: prefault)
         guard let nonces = NonceIssuer(secret: settings.nonceSecret) else { throw SystemError("nonce secret too short", code: EINVAL) }
         authenticator = TurnAuthenticator(users: settings.users, rest: RestCredentials(secrets: settings.restSecrets), nonces: nonces,
                                           unixNow: { WallClock.unixSeconds() })
         relays = RelayPortPool(range: settings.ports, worker: worker, workers: workers, relayIPv4: settings.relayIPv4,
-                               relayIPv6: settings.relayIPv6, reservations: settings.reservations, socketBufferBytes: socketBufferBytes, loop: loop, makeHandler: makeHandler)
+                               relayIPv6: settings.relayIPv6, reservations: settings.reservations, socketBufferBytes: socketBufferBytes,
+                               segmentation: segmentation, loop: loop, makeHandler: makeHandler)
         policy = settings.policy
         relayBatch = DatagramBatch(capacity: batch)
         peerBatch = DatagramBatch(capacity: batch)

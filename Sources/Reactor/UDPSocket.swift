@@ -7,13 +7,19 @@ public final class UDPSocket {
     public let fd: Int32
     /// The address the socket is bound to (with the kernel-chosen port when 0 was asked).
     public let localAddress: SocketAddress
+    /// Whether batches leave with UDP generic segmentation (see `DatagramBatch.coalesce`); asked
+    /// for at creation, off when the kernel lacks it, turned off when the route's device refuses.
+    public internal(set) var segmentation: Bool
 
     /// Creates, configures and binds a socket.
     /// - Parameters:
     ///   - reusePort: SO_REUSEPORT, so several workers can bind the same port and the kernel
     ///     spreads flows between them.
     ///   - bufferBytes: SO_RCVBUF/SO_SNDBUF request (nil keeps the system default).
-    public init(bindTo address: SocketAddress, reusePort: Bool = false, bufferBytes: Int? = nil) throws(SystemError) {
+    ///   - segmentation: send runs of same-size datagrams to one destination as one message
+    ///     (UDP_SEGMENT) when the kernel supports it.
+    public init(bindTo address: SocketAddress, reusePort: Bool = false, bufferBytes: Int? = nil,
+                segmentation: Bool = false) throws(SystemError) {
         let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket(udp)") }
         do throws(SystemError) {
@@ -31,6 +37,7 @@ public final class UDPSocket {
             throw error
         }
         self.fd = fd
+        self.segmentation = segmentation && rtcgate_udp_segmentation_probe(fd) == 0
     }
 
     deinit { close(fd) }
@@ -52,23 +59,81 @@ public final class UDPSocket {
 
     /// Sends entries `0..<count` of `batch`. Returns how many the kernel took; a datagram the
     /// kernel refuses (full buffer, unreachable) is skipped, counted by the caller as a drop.
-    @inlinable
     public func send(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
-        var offset = 0
+        if segmentation && count > 1 { return sendCoalesced(batch, count: count) }
+        let failed = sendEach(batch, from: 0, count: count)
+        return (count - failed, failed)
+    }
+
+    /// Sends entries `start..<start + count` one datagram per message; returns how many failed.
+    func sendEach(_ batch: DatagramBatch, from start: Int, count: Int) -> Int {
+        let end = start + count
+        var offset = start
         var failed = 0
-        while offset < count {
-            let n = rtcgate_sendmmsg(fd, batch.headers + offset, UInt32(count - offset), Int32(MSG_DONTWAIT))
+        while offset < end {
+            let n = rtcgate_sendmmsg(fd, batch.headers + offset, UInt32(end - offset), Int32(MSG_DONTWAIT))
             if n > 0 {
                 offset += Int(n)
                 continue
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                failed += count - offset  // socket buffer full: UDP drops, counted
+                failed += end - offset  // socket buffer full: UDP drops, counted
                 break
             }
             offset += 1  // this datagram failed (e.g. EPERM, ENETUNREACH); skip it
             failed += 1
+        }
+        return failed
+    }
+
+    /// Sends entries `0..<count` as coalesced runs. A run the kernel refuses as one message
+    /// (EINVAL: a segment over the path MTU; EIO: the device cannot checksum segments) goes
+    /// out datagram by datagram; after EIO the socket stops segmenting.
+    func sendCoalesced(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
+        let runs = batch.coalesce(count: count)
+        if runs == count {
+            let failed = sendEach(batch, from: 0, count: count)
+            return (count - failed, failed)
+        }
+        var run = 0
+        var datagram = 0
+        var failed = 0
+        while run < runs {
+            let n = rtcgate_sendmmsg(fd, batch.runHeaders + run, UInt32(runs - run), Int32(MSG_DONTWAIT))
+            if n > 0 {
+                for r in run..<(run + Int(n)) {
+                    let length = batch.runLengths[r]
+                    datagram += length
+                    if length > 1 {
+                        batch.segmentedRuns &+= 1
+                        batch.segmentedDatagrams &+= UInt64(length)
+                    }
+                }
+                run += Int(n)
+                continue
+            }
+            let code = errno
+            if n < 0 && code == EINTR { continue }
+            if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+                failed += count - datagram  // socket buffer full: UDP drops, counted
+                break
+            }
+            let length = batch.runLengths[run]
+            if length == 1 {
+                failed += 1
+            } else {
+                batch.segmentationFallbacks &+= 1
+                if code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT {
+                    segmentation = false
+                    failed += sendEach(batch, from: datagram, count: count - datagram)
+                    datagram = count
+                    break
+                }
+                failed += sendEach(batch, from: datagram, count: length)
+            }
+            datagram += length
+            run += 1
         }
         return (count - failed, failed)
     }

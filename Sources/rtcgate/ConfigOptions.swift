@@ -54,6 +54,9 @@ extension ConfigOption {
         ConfigOption("udp-batch", help: "Datagrams per recvmmsg/sendmmsg call (board profile).") { config, value throws(ConfigError) in
             config.media.udpBatch = try ConfigValue.integer(value, in: 1...1024)
         },
+        ConfigOption("no-udp-gso", switch: true, help: "Send every UDP datagram as its own message (no generic segmentation offload).") { config, value throws(ConfigError) in
+            config.media.udpSegmentation = try !ConfigValue.boolean(value)
+        },
         ConfigOption("socket-buffer-bytes", help: "SO_RCVBUF/SO_SNDBUF of the UDP sockets; 0 keeps the system default.") { config, value throws(ConfigError) in
             let bytes: Int = try ConfigValue.integer(value, in: 0...(1 << 30))
             config.media.socketBufferBytes = bytes == 0 ? nil : bytes

@@ -132,14 +132,68 @@ final class TurnWorkerTests: XCTestCase {
             }
             return completed
         }
+        // A burst each way: 16 datagrams queued before the worker runs leave as one segmented
+        // run (UDP GSO) and must arrive as 16 datagrams, whole and in order.
+        // Sequence numbers seen, in arrival order, in fixed buffers so the test itself does not
+        // allocate while the relay path is counted.
+        let toPeer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 64)
+        let toClient = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 64)
+        defer { toPeer.deallocate(); toClient.deallocate() }
+        func burst(_ count: Int) -> Bool {
+            var peerCount = 0
+            var clientCount = 0
+            for sequence in 0..<count {
+                payload[4] = UInt8(sequence)
+                _ = client.socket.send(UnsafeRawBufferPointer(payload), to: client.server)
+            }
+            var spins = 0
+            while clientCount < count && spins < 500 {
+                worker.loop.runOnce(maxWaitNanos: 1_000_000)
+                while true {
+                    let n = recv(peer.fd, peerBuffer.baseAddress, peerBuffer.count, Int32(MSG_DONTWAIT))
+                    if n <= 0 { break }
+                    if n == 172 && peerCount < 64 {
+                        toPeer[peerCount] = peerBuffer[0]
+                        peerCount += 1
+                    }
+                    if peerCount == count {  // echo the whole burst back at once
+                        for i in 0..<count {
+                            peerBuffer[0] = toPeer[i]
+                            _ = peer.send(UnsafeRawBufferPointer(rebasing: peerBuffer[0..<172]), to: relayAddress)
+                        }
+                    }
+                }
+                while true {
+                    let n = recv(client.socket.fd, client.buffer.baseAddress, client.buffer.count, Int32(MSG_DONTWAIT))
+                    if n <= 0 { break }
+                    if n == 176, client.buffer[0] == 0x40, client.buffer[3] == 172, clientCount < 64 {
+                        toClient[clientCount] = client.buffer[4]
+                        clientCount += 1
+                    }
+                }
+                spins += 1
+            }
+            payload[4] = 0x5A
+            var inOrder = peerCount == count && clientCount == count
+            for i in 0..<count where toPeer[i] != UInt8(i) || toClient[i] != UInt8(i) { inOrder = false }
+            return inOrder
+        }
         XCTAssertEqual(roundTrips(200), 200, "warm-up round trips")
+        _ = burst(16)
+        let before = worker.currentCounters
         rtcgate_malloc_count_reset()
         let completed = roundTrips(5_000)
+        var burstsInOrder = 0
+        for _ in 0..<20 where burst(16) { burstsInOrder += 1 }
         let allocations = rtcgate_malloc_count()
         XCTAssertEqual(completed, 5_000)
-        XCTAssertEqual(allocations, 0, "allocations on the TURN relay path (both directions, real sockets)")
+        XCTAssertEqual(allocations, 0, "allocations on the TURN relay path (both directions, real sockets, single and in bursts)")
+        XCTAssertEqual(burstsInOrder, 20, "peer and client get every datagram of each burst, in order")
         let counters = worker.currentCounters
-        XCTAssertGreaterThanOrEqual(counters.turn.packetsToPeer, 5_200)
+        XCTAssertGreaterThanOrEqual(counters.udpSegmentedRuns - before.udpSegmentedRuns, 40, "bursts leave as segmented runs both ways")
+        XCTAssertGreaterThanOrEqual(counters.udpSegmentedDatagrams - before.udpSegmentedDatagrams, 40 * 8)
+        XCTAssertEqual(counters.udpSegmentationFallbacks, 0)
+        XCTAssertGreaterThanOrEqual(counters.turn.packetsToPeer, 5_200 + 21 * 16)
         XCTAssertGreaterThanOrEqual(counters.turn.packetsToClient, 5_200)
         XCTAssertEqual(counters.turnAllocations, 1)
     }

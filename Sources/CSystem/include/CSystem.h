@@ -26,6 +26,14 @@ int rtcgate_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)
 int rtcgate_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 /// Names the calling thread (shown by top -H, ps -L); the kernel keeps 15 bytes.
 void rtcgate_set_thread_name(const char *name);
+/// Turns on UDP generic segmentation offload for `fd` (UDP_SEGMENT, per message): 0 when the
+/// kernel has it (Linux 4.18+), -1 with errno (ENOPROTOOPT) when not.
+int rtcgate_udp_segmentation_probe(int fd);
+/// Bytes of control buffer one UDP_SEGMENT control message needs (CMSG_SPACE(sizeof(uint16_t))).
+unsigned long rtcgate_udp_segment_control_space(void);
+/// Writes a UDP_SEGMENT control message with segment size `size` into `control`
+/// (`rtcgate_udp_segment_control_space()` bytes).
+void rtcgate_udp_segment_control(void *control, uint16_t size);
 /// Size of glibc's struct mmsghdr, for a layout check at start-up.
 unsigned long rtcgate_mmsghdr_size(void);
 
