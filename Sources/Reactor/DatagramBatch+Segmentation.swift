@@ -5,22 +5,48 @@ import Glibc
 /// destination with the same length (the last of a run may be shorter) leave in one message,
 /// and the kernel (or the NIC) cuts them apart, so the IP/route/device path runs once per run
 /// instead of once per datagram. On the wire they are ordinary datagrams.
-extension DatagramBatch {
+///
+/// `SegmentRuns` holds the pre-allocated send headers and control messages for the runs of
+/// one batch; `UDPSocket.send` uses it through `DatagramBatch`, and the bench's generator
+/// directly.
+public final class SegmentRuns {
     /// Most segments in one run (the kernel's UDP_MAX_SEGMENTS is 64 before Linux 6.5).
-    static let maxSegments = 64
+    public static let maxSegments = 64
     /// Most bytes in one run (an IPv4/IPv6 datagram's payload limit, with room to spare).
-    static let maxRunBytes = 65_000
+    public static let maxRunBytes = 65_000
 
-    /// Whether entries `a` and `b` go to the same address.
-    func sameDestination(_ a: Int, _ b: Int) -> Bool {
-        let length = headers[a].msg_hdr.msg_namelen
-        guard length == headers[b].msg_hdr.msg_namelen else { return false }
-        return memcmp(addresses + a, addresses + b, Int(length)) == 0
+    /// Datagrams (and so runs) one `build` can take.
+    public let capacity: Int
+    /// Run `r`'s send header, with a UDP_SEGMENT control message when it holds several datagrams.
+    public let headers: UnsafeMutablePointer<rtcgate_mmsghdr>
+    /// Datagrams in run `r`.
+    public let lengths: UnsafeMutablePointer<Int>
+    private let controls: UnsafeMutableRawPointer
+    private let controlSpace: Int
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        headers = .allocate(capacity: capacity)
+        headers.initialize(repeating: rtcgate_mmsghdr(), count: capacity)
+        lengths = .allocate(capacity: capacity)
+        lengths.initialize(repeating: 0, count: capacity)
+        controlSpace = Int(rtcgate_udp_segment_control_space())
+        controls = .allocate(byteCount: capacity * controlSpace, alignment: 8)
+        controls.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * controlSpace)
     }
 
-    /// Groups entries `0..<count` into runs in `runHeaders`/`runLengths`; returns the number of
-    /// runs (equal to `count` when nothing could be coalesced).
-    func coalesce(count: Int) -> Int {
+    deinit {
+        headers.deallocate()
+        lengths.deallocate()
+        controls.deallocate()
+    }
+
+    /// Groups the `count` datagrams of `vectors` (one iovec each, consecutive) into runs and
+    /// returns how many runs there are. Destinations are read from `destinations[i].msg_hdr`
+    /// (name and length); nil for a connected socket.
+    public func build(vectors: UnsafeMutablePointer<iovec>, count: Int,
+                      destinations: UnsafeMutablePointer<rtcgate_mmsghdr>?) -> Int {
+        precondition(count <= capacity)
         var runs = 0
         var start = 0
         while start < count {
@@ -31,30 +57,38 @@ extension DatagramBatch {
                 while start + length < count && length < Self.maxSegments {
                     let next = vectors[start + length].iov_len
                     guard next > 0, next <= segment, bytes + next <= Self.maxRunBytes,
-                          sameDestination(start, start + length) else { break }
+                          Self.sameDestination(destinations, start, start + length) else { break }
                     length += 1
                     bytes += next
                     if next < segment { break }  // only the last segment may be shorter
                 }
             }
-            var header = headers[start]
+            var header = rtcgate_mmsghdr()
+            header.msg_hdr.msg_iov = vectors + start
             header.msg_hdr.msg_iovlen = length
-            header.msg_hdr.msg_flags = 0
-            header.msg_len = 0
+            if let destinations {
+                header.msg_hdr.msg_name = destinations[start].msg_hdr.msg_name
+                header.msg_hdr.msg_namelen = destinations[start].msg_hdr.msg_namelen
+            }
             if length > 1 {
-                let control = runControls + runs * controlSpace
+                let control = controls + runs * controlSpace
                 rtcgate_udp_segment_control(control, UInt16(segment))
                 header.msg_hdr.msg_control = control
                 header.msg_hdr.msg_controllen = controlSpace
-            } else {
-                header.msg_hdr.msg_control = nil
-                header.msg_hdr.msg_controllen = 0
             }
-            runHeaders[runs] = header
-            runLengths[runs] = length
+            headers[runs] = header
+            lengths[runs] = length
             runs += 1
             start += length
         }
         return runs
+    }
+
+    /// Whether entries `a` and `b` go to the same address (always, on a connected socket).
+    private static func sameDestination(_ destinations: UnsafeMutablePointer<rtcgate_mmsghdr>?, _ a: Int, _ b: Int) -> Bool {
+        guard let destinations else { return true }
+        let length = destinations[a].msg_hdr.msg_namelen
+        guard length == destinations[b].msg_hdr.msg_namelen else { return false }
+        return memcmp(destinations[a].msg_hdr.msg_name, destinations[b].msg_hdr.msg_name, Int(length)) == 0
     }
 }

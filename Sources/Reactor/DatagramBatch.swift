@@ -12,12 +12,8 @@ public final class DatagramBatch {
     @usableFromInline let headers: UnsafeMutablePointer<rtcgate_mmsghdr>
     @usableFromInline let vectors: UnsafeMutablePointer<iovec>
     @usableFromInline let addresses: UnsafeMutablePointer<sockaddr_storage>
-    /// Send headers of coalesced runs (UDP segmentation): run `r` covers `runLengths[r]`
-    /// consecutive entries, with a UDP_SEGMENT control message when it holds more than one.
-    @usableFromInline let runHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
-    @usableFromInline let runLengths: UnsafeMutablePointer<Int>
-    @usableFromInline let runControls: UnsafeMutableRawPointer
-    @usableFromInline let controlSpace: Int
+    /// Runs of entries for sockets that send with UDP segmentation.
+    let runs: SegmentRuns
     /// Runs of several datagrams sent as one message (UDP segmentation) through this batch.
     public internal(set) var segmentedRuns: UInt64 = 0
     /// Datagrams that left in those runs.
@@ -31,13 +27,7 @@ public final class DatagramBatch {
         headers = .allocate(capacity: capacity)
         vectors = .allocate(capacity: capacity)
         addresses = .allocate(capacity: capacity)
-        runHeaders = .allocate(capacity: capacity)
-        runLengths = .allocate(capacity: capacity)
-        controlSpace = Int(rtcgate_udp_segment_control_space())
-        runControls = .allocate(byteCount: capacity * controlSpace, alignment: 8)
-        runHeaders.initialize(repeating: rtcgate_mmsghdr(), count: capacity)
-        runLengths.initialize(repeating: 0, count: capacity)
-        runControls.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * controlSpace)
+        runs = SegmentRuns(capacity: capacity)
         headers.initialize(repeating: rtcgate_mmsghdr(), count: capacity)
         vectors.initialize(repeating: iovec(), count: capacity)
         addresses.initialize(repeating: sockaddr_storage(), count: capacity)
@@ -53,9 +43,6 @@ public final class DatagramBatch {
         headers.deallocate()
         vectors.deallocate()
         addresses.deallocate()
-        runHeaders.deallocate()
-        runLengths.deallocate()
-        runControls.deallocate()
     }
 
     /// Points entry `i` at `buffer` (its capacity for receiving, its length for sending).

@@ -91,7 +91,7 @@ public final class UDPSocket {
     /// (EINVAL: a segment over the path MTU; EIO: the device cannot checksum segments) goes
     /// out datagram by datagram; after EIO the socket stops segmenting.
     func sendCoalesced(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
-        let runs = batch.coalesce(count: count)
+        let runs = batch.runs.build(vectors: batch.vectors, count: count, destinations: batch.headers)
         if runs == count {
             let failed = sendEach(batch, from: 0, count: count)
             return (count - failed, failed)
@@ -100,10 +100,10 @@ public final class UDPSocket {
         var datagram = 0
         var failed = 0
         while run < runs {
-            let n = rtcgate_sendmmsg(fd, batch.runHeaders + run, UInt32(runs - run), Int32(MSG_DONTWAIT))
+            let n = rtcgate_sendmmsg(fd, batch.runs.headers + run, UInt32(runs - run), Int32(MSG_DONTWAIT))
             if n > 0 {
                 for r in run..<(run + Int(n)) {
-                    let length = batch.runLengths[r]
+                    let length = batch.runs.lengths[r]
                     datagram += length
                     if length > 1 {
                         batch.segmentedRuns &+= 1
@@ -119,7 +119,7 @@ public final class UDPSocket {
                 failed += count - datagram  // socket buffer full: UDP drops, counted
                 break
             }
-            let length = batch.runLengths[run]
+            let length = batch.runs.lengths[run]
             if length == 1 {
                 failed += 1
             } else {

@@ -22,6 +22,9 @@ struct ServerSample {
     var cpuSeconds: Double
     /// Resident set size in KiB (VmRSS).
     var rssKiB: Int
+    /// The anonymous part of it in KiB (RssAnon: heap, stacks, pools — memory only this
+    /// process holds, as opposed to mapped code and libraries, RssFile).
+    var anonKiB: Int
     /// Number of threads (field 20 of /proc/PID/stat).
     var threads: Int
 
@@ -36,11 +39,14 @@ struct ServerSample {
               let threads = Int(asciiOf: fields[17]) else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         var rss = 0
-        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("VmRSS:".utf8)) {
+        var anon = 0
+        for line in status.split(separator: UInt8(ascii: "\n")) {
+            let isRSS = line.starts(with: Array("VmRSS:".utf8))
+            guard isRSS || line.starts(with: Array("RssAnon:".utf8)) else { continue }
             let digits = line.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-            rss = Int(asciiOf: digits[...]) ?? 0
+            if isRSS { rss = Int(asciiOf: digits[...]) ?? 0 } else { anon = Int(asciiOf: digits[...]) ?? 0 }
         }
-        return ServerSample(cpuSeconds: Double(utime + stime) / ticks, rssKiB: rss, threads: threads)
+        return ServerSample(cpuSeconds: Double(utime + stime) / ticks, rssKiB: rss, anonKiB: anon, threads: threads)
     }
 }
 

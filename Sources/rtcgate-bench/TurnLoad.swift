@@ -57,8 +57,11 @@ final class EchoPeer {
     private let sendIov: UnsafeMutablePointer<iovec>
     private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
     private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
+    private let segmenter: SegmentedSender?
 
-    init() throws {
+    /// - Parameter segmentation: echo runs to one sender with UDP GSO (`--generator-gso`).
+    init(segmentation: Bool = false) throws {
+        segmenter = segmentation ? SegmentedSender(capacity: Self.batch) : nil
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.fd = fd
         guard fd >= 0 else { throw BenchError.posix("echo peer socket") }
@@ -123,6 +126,12 @@ final class EchoPeer {
                 sendIov[i].iov_len = Int(recvHeaders[i].msg_len)
                 sendHeaders[i].msg_hdr.msg_namelen = recvHeaders[i].msg_hdr.msg_namelen
             }
+            if let segmenter, let done = segmenter.send(fd, vectors: sendIov, count: got, destinations: sendHeaders) {
+                counters.echoed += UInt64(done)
+                counters.echoDrops += UInt64(got - done)
+                if got < Self.batch { return }
+                continue
+            }
             var done = 0
             while done < got {
                 let r = rtcgate_sendmmsg(fd, sendHeaders + done, UInt32(got - done), 0)
@@ -179,11 +188,14 @@ final class TurnLoadGenerator {
     private let ring = ReceiveRing()
     private let eventTokens: UnsafeMutablePointer<UInt32>
     private let eventMasks: UnsafeMutablePointer<UInt32>
+    private let segmenter: SegmentedSender?
 
     /// `fds[a]` is allocation a's client socket (connected to the server, channel 0x4000+a bound
     /// or permission for the echo peer installed).
-    init(config: LoadConfig, mode: TurnMode, window: Int, payload: Int, fds: [Int32], echo: EchoPeer) throws {
+    init(config: LoadConfig, mode: TurnMode, window: Int, payload: Int, fds: [Int32], echo: EchoPeer,
+         segmentation: Bool = false) throws {
         precondition(mode != .hold)
+        segmenter = segmentation ? SegmentedSender(capacity: window) : nil
         self.config = config
         self.mode = mode
         self.allocations = fds.count
@@ -335,7 +347,12 @@ final class TurnLoadGenerator {
             sendHeaders[j].msg_hdr.msg_iovlen = 1
         }
         // Unsent slots stay outstanding and are replaced by the timeout scan.
-        let done = sendDatagrams(fds[a], sendHeaders, count: count)
+        var segmented: Int?
+        if let segmenter {
+            for j in 0..<count { segmenter.gather[j] = requestIov[a * window + Int(pending[j])] }
+            segmented = segmenter.send(fds[a], vectors: segmenter.gather, count: count)
+        }
+        let done = segmented ?? sendDatagrams(fds[a], sendHeaders, count: count)
         counters.sendErrors += UInt64(count - done)
         counters.sent += UInt64(done)
     }

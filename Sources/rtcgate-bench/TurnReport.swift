@@ -116,6 +116,8 @@ struct TurnReport {
             ("server_rss_kb_before_setup", serverBeforeSetup.map { "\($0.rssKiB)" } ?? "null"),
             ("server_rss_kb_start", serverStart.map { "\($0.rssKiB)" } ?? "null"),
             ("server_rss_kb_end", serverEnd.map { "\($0.rssKiB)" } ?? "null"),
+            ("server_anon_kb_start", serverStart.map { "\($0.anonKiB)" } ?? "null"),
+            ("server_anon_kb_end", serverEnd.map { "\($0.anonKiB)" } ?? "null"),
             ("server_rss_kb_after_delete", serverAfterDelete.map { "\($0.rssKiB)" } ?? "null"),
             ("server_threads", serverEnd.map { "\($0.threads)" } ?? "null"),
             ("gen_cpu_cores", number(generatorCores, 3)),
@@ -150,7 +152,7 @@ struct TurnReport {
         if let start = serverStart, let end = serverEnd {
             var server = "  server        RSS \(start.rssKiB) → \(end.rssKiB) KiB"
             if let after = serverAfterDelete { server += " (\(after.rssKiB) after delete)" }
-            server += ", \(end.threads) threads"
+            server += ", anonymous \(start.anonKiB) → \(end.anonKiB) KiB, \(end.threads) threads"
             if let cores = serverCores { server += ", \(number(cores, 2)) cores" }
             if let per = serverCPUMicrosPerRoundTrip { server += ", \(number(per, 2)) CPU µs/round trip" }
             lines.append(server)

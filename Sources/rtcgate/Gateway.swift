@@ -298,6 +298,8 @@ final class Gateway: TimerHandler {
             "udp_in": "\(total.udpDatagramsIn)",
             "udp_out": "\(total.udpDatagramsOut)",
             "udp_send_failures": "\(total.udpSendFailures)",
+            "udp_gso_runs": "\(total.udpSegmentedRuns)",
+            "udp_gso_datagrams": "\(total.udpSegmentedDatagrams)",
             "pool_in_use": "\(total.poolInUse)/\(total.poolCapacity)",
             "pool_exhaustions": "\(total.poolExhaustions)",
             "tcp_open": "\(total.tcpOpen)",

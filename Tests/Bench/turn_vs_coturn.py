@@ -14,6 +14,11 @@ with `rtcgate-bench turn --json --server-pid PID`:
     channel-32   32 allocations, ChannelData
     send-4       4 allocations, Send/Data indications
 
+The generator and its echo peer send their runs with UDP GSO (`--generator-gso`)
+unless --plain-generator: on two shared cores the plain generator saturates its
+core before rtcgate does, and the comparison then measures the generator. Either
+way each server receives ordinary single datagrams.
+
 The hold scenario runs first, on the fresh server, so its RSS is not inflated by
 the load scenarios. Every scenario deletes its allocations at the end. Medians
 over --runs are printed with the ratios rtcgate/coturn, and optionally written as
@@ -82,10 +87,11 @@ HOLD_METRICS = [
     ("allocations_ok", "allocations held"),
     ("setup_ms", "set-up ms"),
     ("server_rss_kb_end", "RSS with 1000 allocations KiB"),
+    ("server_anon_kb_end", "anonymous RSS with 1000 allocations KiB"),
     ("rss_delta_kb", "RSS growth KiB"),
     ("server_rss_kb_after_delete", "RSS after delete KiB"),
 ]
-INTEGRAL = {"lost", "allocations_ok", "server_rss_kb_end", "rss_delta_kb", "server_rss_kb_after_delete", "rss_idle_kb"}
+INTEGRAL = {"lost", "allocations_ok", "server_rss_kb_end", "server_anon_kb_end", "rss_delta_kb", "server_rss_kb_after_delete", "rss_idle_kb"}
 
 # Relay port ranges: RELAY_SLOTS disjoint blocks of RELAY_SPAN ports from RELAY_BASE, below
 # the usual ephemeral range (32768-60999) so that client sockets never sit on a relay port.
@@ -101,6 +107,8 @@ def run_bench(args, port, pid, mode, allocations):
            "--allocations", str(allocations), "--window", str(args.window), "--payload", str(args.payload),
            "--duration", str(duration), "--warmup", str(0 if hold else args.warmup),
            "--timeout-ms", str(args.timeout_ms)]
+    if not args.plain_generator:
+        cmd.append("--generator-gso")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pin(0 if args.pin else None),
                               timeout=duration + args.warmup + 120)
@@ -220,6 +228,7 @@ def headline_ratios(summary, scenarios):
     out = {"RSS idle": ratio(r["idle"]["rss_idle_kb"], c["idle"]["rss_idle_kb"])}
     if HOLD in scenarios:
         out["RSS with 1000 allocations"] = ratio(r[HOLD]["server_rss_kb_end"], c[HOLD]["server_rss_kb_end"])
+        out["anonymous RSS with 1000 allocations"] = ratio(r[HOLD].get("server_anon_kb_end"), c[HOLD].get("server_anon_kb_end"))
     for s in scenarios:
         if SCENARIOS[s][0] == "hold":
             continue
@@ -247,6 +256,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.5)
     ap.add_argument("--hold-duration", type=float, default=3.0, help="seconds to hold the 1000 allocations")
     ap.add_argument("--timeout-ms", type=int, default=1000)
+    ap.add_argument("--plain-generator", action="store_true",
+                    help="generator and echo peer send one datagram per sendmmsg entry instead of UDP GSO runs "
+                         "(costs the generator ~2x the CPU, so on 2 cores the generator, not the server, is the limit)")
     ap.add_argument("--pin", action="store_true", help="pin the server to CPU 1 and the generator to CPU 0")
     ap.add_argument("--start-timeout", type=float, default=15.0, help="seconds to wait for a server to answer")
     ap.add_argument("--settle", type=float, default=0.5, help="seconds between first answer and idle RSS reading")
@@ -289,7 +301,7 @@ def main():
     workers = f", rtcgate --workers {args.workers}" if args.workers is not None else ", rtcgate workers from the dev profile"
     settings = (f"{args.runs} runs/server alternating ABBA, {args.duration:g}s measured + {args.warmup:g}s warm-up per "
                 f"load scenario, window {args.window}/allocation, {args.payload}-byte payload, hold "
-                f"{args.hold_duration:g}s{workers}{', pinned server→CPU1 generator→CPU0' if args.pin else ''}")
+                f"{args.hold_duration:g}s{workers}, generator {'plain sendmmsg' if args.plain_generator else 'UDP GSO'}{', pinned server→CPU1 generator→CPU0' if args.pin else ''}")
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}"
     ratio_lines = [f"rtcgate/coturn {label:<32} {fmt(v, 2)}×" if v is not None else f"rtcgate/coturn {label:<32} –"
                    for label, v in ratios.items()]

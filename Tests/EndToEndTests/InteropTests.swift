@@ -94,4 +94,36 @@ final class InteropTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Int(counters["stun_success"] ?? "") ?? 0, requests, exit.log)
         XCTAssertNil(counters["drop_rate_limited"], "rate limit was off: \(exit.log)")
     }
+
+    /// rtcgate-bench turn against the real binary, both modes, plain and GSO generator: every
+    /// reply valid, nothing lost, and rtcgate's relay sending segmented runs (UDP GSO).
+    func testTurnBenchAgainstBinary() throws {
+        let range = try freeRelayRange(avoiding: [])
+        let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret",
+                                                 "--allowed-peer-ip", "127.0.0.1",
+                                                 "--min-port", "\(range.lowerBound)", "--max-port", "\(range.upperBound)"])
+        for (mode, generator) in [("channel", ["--generator-gso"]), ("send", [])] {
+            let result = try runTool(TestPaths.bench, [
+                "turn", "--server", "127.0.0.1:\(gateway.port)", "--realm", "example.org", "--user", "alice", "--password", "secret",
+                "--mode", mode, "--allocations", "4", "--duration", "2", "--warmup", "0.5", "--json",
+                "--server-pid", "\(gateway.pid)",
+            ] + generator, timeout: 30)
+            XCTAssertEqual(result.status, 0, "rtcgate-bench turn \(mode): \(result.stdout) \(result.stderr)")
+            guard let line = result.stdout.split(separator: "\n").last,
+                  let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                XCTFail("no JSON from rtcgate-bench: \(result.stdout) \(result.stderr)")
+                continue
+            }
+            XCTAssertGreaterThan(json["round_trips"] as? Int ?? 0, 1000, "\(mode): \(line)")
+            XCTAssertEqual(json["lost"] as? Int, 0, "\(mode): \(line)")
+            XCTAssertEqual((json["invalid"] as? [String: Any])?["total"] as? Int, 0, "\(mode): \(line)")
+            XCTAssertGreaterThan(json["server_anon_kb_end"] as? Int ?? 0, 0, "\(mode): anonymous RSS sampled: \(line)")
+        }
+        let exit = gateway.stopCleanly()
+        let counters = logFields(exit.log, lineContaining: "final counters") ?? [:]
+        let runs = Int(counters["udp_gso_runs"] ?? "") ?? 0
+        let datagrams = Int(counters["udp_gso_datagrams"] ?? "") ?? 0
+        XCTAssertGreaterThan(runs, 1000, "the relay sends runs with UDP GSO: \(exit.log)")
+        XCTAssertGreaterThan(datagrams, 2 * runs, "several datagrams per run: \(exit.log)")
+    }
 }
