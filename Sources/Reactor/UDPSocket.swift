@@ -10,6 +10,9 @@ public final class UDPSocket {
     /// Whether batches leave with UDP generic segmentation (see `DatagramBatch.coalesce`); asked
     /// for at creation, off when the kernel lacks it, turned off when the route's device refuses.
     public internal(set) var segmentation: Bool
+    /// Runs the kernel refused on this socket; at `refusalLimit` segmentation is turned off.
+    private var refusedRuns = 0
+    static let refusalLimit = 16
 
     /// Creates, configures and binds a socket.
     /// - Parameters:
@@ -89,7 +92,8 @@ public final class UDPSocket {
 
     /// Sends entries `0..<count` as coalesced runs. A run the kernel refuses as one message
     /// (EINVAL: a segment over the path MTU; EIO: the device cannot checksum segments) goes
-    /// out datagram by datagram; after EIO the socket stops segmenting.
+    /// out datagram by datagram; after EIO, or `refusalLimit` refusals, the socket stops
+    /// segmenting, so a path that cannot take runs does not cost two calls per batch.
     func sendCoalesced(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
         let runs = batch.runs.build(vectors: batch.vectors, count: count, destinations: batch.headers)
         if runs == count {
@@ -124,7 +128,8 @@ public final class UDPSocket {
                 failed += 1
             } else {
                 batch.segmentationFallbacks &+= 1
-                if code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT {
+                refusedRuns += 1
+                if code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT || refusedRuns >= Self.refusalLimit {
                     segmentation = false
                     failed += sendEach(batch, from: datagram, count: count - datagram)
                     datagram = count

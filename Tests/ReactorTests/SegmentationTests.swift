@@ -105,7 +105,15 @@ final class SegmentationTests: XCTestCase {
         XCTAssertEqual(got[0], outgoing.map(\.bytes))
         XCTAssertEqual(batch.segmentationFallbacks, 1)
         XCTAssertEqual(batch.segmentedRuns, 0)
-        XCTAssertTrue(sender.segmentation, "EINVAL concerns that run only")
+        XCTAssertTrue(sender.segmentation, "one EINVAL concerns that run only")
+        // A socket whose runs keep being refused stops trying (16 refusals), and still delivers.
+        var delivered = 1
+        for _ in 0..<20 where try exchange(outgoing, from: sender, to: [receiver], batch: batch)[0] == outgoing.map(\.bytes) {
+            delivered += 1
+        }
+        XCTAssertEqual(delivered, 21)
+        XCTAssertFalse(sender.segmentation, "segmentation off after repeated refusals")
+        XCTAssertEqual(batch.segmentationFallbacks, 16)
     }
 
     func testSegmentationIsOptIn() throws {
