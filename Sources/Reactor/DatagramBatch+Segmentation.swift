@@ -10,7 +10,9 @@ import Glibc
 /// one batch; `UDPSocket.send` uses it through `DatagramBatch`, and the bench's generator
 /// directly.
 public final class SegmentRuns {
-    /// Most segments in one run (the kernel's UDP_MAX_SEGMENTS is 64 before Linux 6.5).
+    /// Most segments in one run: the kernel's UDP_MAX_SEGMENTS was 64 until 2024 (128 since),
+    /// and kernels before 5.15 counted the IP and UDP headers (up to 48 bytes) against
+    /// `64 × segment`, so a run stays below that as well (`segmentLimit`).
     public static let maxSegments = 64
     /// Most bytes in one run (an IPv4/IPv6 datagram's payload limit, with room to spare).
     public static let maxRunBytes = 65_000
@@ -54,7 +56,8 @@ public final class SegmentRuns {
             var length = 1
             var bytes = segment
             if segment > 0 && segment <= Int(UInt16.max) {
-                while start + length < count && length < Self.maxSegments {
+                let limit = Self.segmentLimit(segment)
+                while start + length < count && length < limit {
                     let next = vectors[start + length].iov_len
                     guard next > 0, next <= segment, bytes + next <= Self.maxRunBytes,
                           Self.sameDestination(destinations, start, start + length) else { break }
@@ -82,6 +85,12 @@ public final class SegmentRuns {
             start += length
         }
         return runs
+    }
+
+    /// Segments of `size` bytes one run may hold: `maxSegments`, less room for 48 bytes of
+    /// IPv6 and UDP headers counted against the limit by kernels before 5.15.
+    static func segmentLimit(_ size: Int) -> Int {
+        Self.maxSegments - (48 + size - 1) / size
     }
 
     /// Whether entries `a` and `b` go to the same address (always, on a connected socket).

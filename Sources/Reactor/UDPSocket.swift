@@ -10,9 +10,15 @@ public final class UDPSocket {
     /// Whether batches leave with UDP generic segmentation (see `DatagramBatch.coalesce`); asked
     /// for at creation, off when the kernel lacks it, turned off when the route's device refuses.
     public internal(set) var segmentation: Bool
-    /// Runs the kernel refused on this socket; at `refusalLimit` segmentation is turned off.
+    /// Runs the kernel refused in a row on this socket; at `refusalLimit` segmentation is
+    /// turned off.
     private var refusedRuns = 0
     static let refusalLimit = 16
+
+    /// Errors with which the kernel refuses a run as one message rather than its destination.
+    static func isSegmentationRefusal(_ code: Int32) -> Bool {
+        code == EINVAL || code == EMSGSIZE || code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT
+    }
 
     /// Creates, configures and binds a socket.
     /// - Parameters:
@@ -91,9 +97,11 @@ public final class UDPSocket {
     }
 
     /// Sends entries `0..<count` as coalesced runs. A run the kernel refuses as one message
-    /// (EINVAL: a segment over the path MTU; EIO: the device cannot checksum segments) goes
-    /// out datagram by datagram; after EIO, or `refusalLimit` refusals, the socket stops
-    /// segmenting, so a path that cannot take runs does not cost two calls per batch.
+    /// (EINVAL or EMSGSIZE: a segment over the path MTU, or a limit of an older kernel; EIO:
+    /// the device cannot checksum segments) goes out datagram by datagram. After EIO, or
+    /// `refusalLimit` refusals in a row, the socket stops segmenting, so a path that cannot
+    /// take runs does not cost two calls per batch. Other errors (unreachable, forbidden) are
+    /// the destination's, the same for every datagram of the run: counted, not retried.
     func sendCoalesced(_ batch: DatagramBatch, count: Int) -> (sent: Int, failed: Int) {
         let runs = batch.runs.build(vectors: batch.vectors, count: count, destinations: batch.headers)
         if runs == count {
@@ -115,6 +123,7 @@ public final class UDPSocket {
                     }
                 }
                 run += Int(n)
+                refusedRuns = 0
                 continue
             }
             let code = errno
@@ -124,8 +133,8 @@ public final class UDPSocket {
                 break
             }
             let length = batch.runs.lengths[run]
-            if length == 1 {
-                failed += 1
+            if length == 1 || !Self.isSegmentationRefusal(code) {
+                failed += length
             } else {
                 batch.segmentationFallbacks &+= 1
                 refusedRuns += 1

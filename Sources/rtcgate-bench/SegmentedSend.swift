@@ -24,9 +24,10 @@ final class SegmentedSender {
     deinit { gather.deallocate() }
 
     /// Sends the `count` datagrams of `vectors[0..<count]` (to `destinations[i].msg_hdr`'s
-    /// names, or on a connected socket) as runs. Returns how many datagrams the kernel took,
-    /// or nil when segmentation is off or was refused before anything was sent (the caller
-    /// then sends them one by one).
+    /// names, or on a connected socket) as runs. Returns how many of the first datagrams
+    /// left (the kernel took them, or refused them for their destination), or nil when
+    /// segmentation is off. When the kernel refuses a run as one message, segmentation is
+    /// turned off and the return value is where the caller resumes one datagram at a time.
     func send(_ fd: Int32, vectors: UnsafeMutablePointer<iovec>, count: Int,
               destinations: UnsafeMutablePointer<rtcgate_mmsghdr>? = nil) -> Int? {
         guard enabled, count > 1, count <= capacity else { return nil }
@@ -41,9 +42,10 @@ final class SegmentedSender {
                 continue
             }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EINVAL || errno == EIO) && runs.lengths[done] > 1 {
+            let code = errno
+            if n < 0 && runs.lengths[done] > 1 && (code == EINVAL || code == EMSGSIZE || code == EIO || code == EOPNOTSUPP) {
                 enabled = false
-                return sent == 0 ? nil : sent
+                return sent
             }
             break
         }

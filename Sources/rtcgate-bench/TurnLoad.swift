@@ -126,13 +126,16 @@ final class EchoPeer {
                 sendIov[i].iov_len = Int(recvHeaders[i].msg_len)
                 sendHeaders[i].msg_hdr.msg_namelen = recvHeaders[i].msg_hdr.msg_namelen
             }
-            if let segmenter, let done = segmenter.send(fd, vectors: sendIov, count: got, destinations: sendHeaders) {
-                counters.echoed += UInt64(done)
-                counters.echoDrops += UInt64(got - done)
-                if got < Self.batch { return }
-                continue
-            }
             var done = 0
+            if let segmenter, let sent = segmenter.send(fd, vectors: sendIov, count: got, destinations: sendHeaders) {
+                done = sent
+                if segmenter.enabled || done == got {
+                    counters.echoed += UInt64(done)
+                    counters.echoDrops += UInt64(got - done)
+                    if got < Self.batch { return }
+                    continue
+                }
+            }
             while done < got {
                 let r = rtcgate_sendmmsg(fd, sendHeaders + done, UInt32(got - done), 0)
                 if r < 0 {
@@ -347,12 +350,19 @@ final class TurnLoadGenerator {
             sendHeaders[j].msg_hdr.msg_iovlen = 1
         }
         // Unsent slots stay outstanding and are replaced by the timeout scan.
+        var done = 0
         var segmented: Int?
         if let segmenter {
             for j in 0..<count { segmenter.gather[j] = requestIov[a * window + Int(pending[j])] }
             segmented = segmenter.send(fds[a], vectors: segmenter.gather, count: count)
         }
-        let done = segmented ?? sendDatagrams(fds[a], sendHeaders, count: count)
+        if let segmented, let segmenter, segmenter.enabled || segmented == count {
+            done = segmented
+        } else {
+            // No segmentation (off, or a single datagram), or refused part-way: resume one by one.
+            done = segmented ?? 0
+            done += sendDatagrams(fds[a], sendHeaders + done, count: count - done)
+        }
         counters.sendErrors += UInt64(count - done)
         counters.sent += UInt64(done)
     }

@@ -138,6 +138,8 @@ final class TurnWorkerTests: XCTestCase {
         // allocate while the relay path is counted.
         let toPeer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 64)
         let toClient = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 64)
+        toPeer.initialize(repeating: 0xFF)
+        toClient.initialize(repeating: 0xFF)
         defer { toPeer.deallocate(); toClient.deallocate() }
         func burst(_ count: Int) -> Bool {
             var peerCount = 0

@@ -88,8 +88,44 @@ final class SegmentationTests: XCTestCase {
         let batch = DatagramBatch(capacity: 100)
         let got = try exchange(outgoing, from: sender, to: [receiver], batch: batch)
         XCTAssertEqual(got[0], outgoing.map(\.bytes))
-        XCTAssertEqual(batch.segmentedRuns, 2, "64 segments at most per message")
+        XCTAssertEqual(batch.segmentedRuns, 2, "62 segments of 40 bytes at most per message")
         XCTAssertEqual(batch.segmentedDatagrams, 100)
+        XCTAssertEqual(batch.segmentationFallbacks, 0)
+    }
+
+    func testRunsStayUnderTheByteLimit() throws {
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, segmentation: true)
+        let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, bufferBytes: 1 << 20)
+        let outgoing = (0..<60).map { Outgoing(to: 0, bytes: datagram(0xF0, $0, length: 1400)) }
+        let batch = DatagramBatch(capacity: 60)
+        let got = try exchange(outgoing, from: sender, to: [receiver], batch: batch)
+        XCTAssertEqual(got[0], outgoing.map(\.bytes))
+        XCTAssertEqual(batch.segmentedRuns, 2, "46 × 1400 bytes fit in one message, 47 do not")
+        XCTAssertEqual(batch.segmentedDatagrams, 60)
+        XCTAssertEqual(batch.segmentationFallbacks, 0, "no run the kernel had to refuse")
+    }
+
+    func testDestinationErrorsAreNotRefusals() throws {
+        // An IPv6-only socket cannot reach an IPv4-mapped address: ENETUNREACH, decided locally
+        // (nothing is sent). That is the destination's error, not a refused run: counted as
+        // failed, not resent one by one, and segmentation stays on.
+        let sender = try UDPSocket(bindTo: SocketAddress(ip: "::1", port: 0)!, segmentation: true)
+        let unreachable = SocketAddress(ip: "::ffff:127.0.0.1", port: 9)!
+        let batch = DatagramBatch(capacity: 8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * 100, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0x42)
+        for _ in 0..<20 {
+            for i in 0..<6 {
+                batch.setBuffer(i, start: buffer.baseAddress! + i * 100, length: 100)
+                batch.setAddress(i, unreachable)
+            }
+            let result = sender.send(batch, count: 6)
+            XCTAssertEqual(result.sent, 0)
+            XCTAssertEqual(result.failed, 6)
+        }
+        XCTAssertEqual(batch.segmentationFallbacks, 0)
+        XCTAssertTrue(sender.segmentation)
     }
 
     func testRefusedRunFallsBackToOneDatagramPerMessage() throws {
