@@ -53,7 +53,7 @@ public struct MediaWorkerConfig: Sendable {
         let slot = (poolSlotSize + 63) & ~63
         var parts: [(String, Int)] = [
             ("buffer pool (\(poolSlots) × \(slot) B)", poolSlots * (slot + 5)),
-            ("datagram batches (2 × \(udpBatch))", 2 * udpBatch * (MemoryLayout<sockaddr_storage>.size + 80)),
+            ("datagram batches (2 × \(udpBatch))", 2 * udpBatch * DatagramBatch.bytesPerEntry),
             ("STUN rate table (\(responder.rateTableCapacity) sources)", BindingResponder.reservedBytes(for: responder)),
             ("timers and registrations", 4096 * 48 + maxRegistrations * 16),
         ]
@@ -62,7 +62,7 @@ public struct MediaWorkerConfig: Sendable {
             parts.append(("TURN allocations (\(allocations) × \(MemoryLayout<Allocation>.stride) B, inline permissions and channels)",
                           allocations * (MemoryLayout<Allocation>.stride + 1 + 4 + 16) + 2 * allocations * 4))
             parts.append(("TURN relay table (\(turn.ports.count) ports) and relay ring (\(udpBatch) slots from the pool)",
-                          turn.ports.count * 32 + udpBatch * (MemoryLayout<sockaddr_storage>.size + 80)))
+                          turn.ports.count * 32 + 2 * udpBatch * DatagramBatch.bytesPerEntry))
             parts.append(("TURN challenge limiter (\(turn.limits.challengeTableSize) sources)",
                           SourceRateLimiter.reservedBytes(capacity: turn.limits.challengeTableSize)))
         }

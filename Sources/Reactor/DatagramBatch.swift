@@ -21,6 +21,12 @@ public final class DatagramBatch {
     /// Runs the kernel refused as one message, then sent datagram by datagram.
     public internal(set) var segmentationFallbacks: UInt64 = 0
 
+    /// Bytes one entry reserves: header, iovec, address, and its share of the segmentation runs.
+    public static var bytesPerEntry: Int {
+        2 * MemoryLayout<rtcgate_mmsghdr>.stride + MemoryLayout<iovec>.stride + MemoryLayout<sockaddr_storage>.stride
+            + MemoryLayout<Int>.stride + Int(rtcgate_udp_segment_control_space())
+    }
+
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= 1024)
         self.capacity = capacity

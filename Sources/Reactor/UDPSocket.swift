@@ -7,7 +7,7 @@ public final class UDPSocket {
     public let fd: Int32
     /// The address the socket is bound to (with the kernel-chosen port when 0 was asked).
     public let localAddress: SocketAddress
-    /// Whether batches leave with UDP generic segmentation (see `DatagramBatch.coalesce`); asked
+    /// Whether batches leave with UDP generic segmentation (see `SegmentRuns`); asked
     /// for at creation, off when the kernel lacks it, turned off when the route's device refuses.
     public internal(set) var segmentation: Bool
     /// Runs the kernel refused in a row on this socket; at `refusalLimit` segmentation is
