@@ -87,6 +87,14 @@ public final class SegmentRuns {
         return runs
     }
 
+    /// Whether a send error means the kernel refused a run as one message (EINVAL or EMSGSIZE:
+    /// a segment over the path MTU, or an older kernel's limit; EIO: a device that cannot
+    /// checksum segments; EOPNOTSUPP/ENOPROTOOPT: no UDP_SEGMENT), rather than a fault of
+    /// the destination, which every datagram of the run would meet alike.
+    public static func isRefusal(_ code: Int32) -> Bool {
+        code == EINVAL || code == EMSGSIZE || code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT
+    }
+
     /// Segments of `size` bytes one run may hold: `maxSegments`, less room for 48 bytes of
     /// IPv6 and UDP headers counted against the limit by kernels before 5.15.
     static func segmentLimit(_ size: Int) -> Int {

@@ -15,11 +15,6 @@ public final class UDPSocket {
     private var refusedRuns = 0
     static let refusalLimit = 16
 
-    /// Errors with which the kernel refuses a run as one message rather than its destination.
-    static func isSegmentationRefusal(_ code: Int32) -> Bool {
-        code == EINVAL || code == EMSGSIZE || code == EIO || code == EOPNOTSUPP || code == ENOPROTOOPT
-    }
-
     /// Creates, configures and binds a socket.
     /// - Parameters:
     ///   - reusePort: SO_REUSEPORT, so several workers can bind the same port and the kernel
@@ -133,7 +128,7 @@ public final class UDPSocket {
                 break
             }
             let length = batch.runs.lengths[run]
-            if length == 1 || !Self.isSegmentationRefusal(code) {
+            if length == 1 || !SegmentRuns.isRefusal(code) {
                 failed += length
             } else {
                 batch.segmentationFallbacks &+= 1

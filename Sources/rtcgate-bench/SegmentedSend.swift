@@ -43,7 +43,7 @@ final class SegmentedSender {
             }
             if n < 0 && errno == EINTR { continue }
             let code = errno
-            if n < 0 && runs.lengths[done] > 1 && (code == EINVAL || code == EMSGSIZE || code == EIO || code == EOPNOTSUPP) {
+            if n < 0 && runs.lengths[done] > 1 && SegmentRuns.isRefusal(code) {
                 enabled = false
                 return sent
             }

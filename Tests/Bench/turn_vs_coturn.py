@@ -133,6 +133,8 @@ def one_run(name, template, args, workdir, run_index, slot):
     argv = shlex.split(template.format(ip=args.ip, port=port, workdir=workdir, min_port=min_port, max_port=max_port))
     if name == "rtcgate" and args.workers is not None:
         argv += ["--workers", str(args.workers)]
+    if name == "rtcgate" and args.rtcgate_flags:
+        argv += shlex.split(args.rtcgate_flags)
     logpath = os.path.join(workdir, f"{name}-{run_index}-{port}.log")
     result = {"server": name, "run": run_index, "port": port, "relay_ports": [min_port, max_port],
               "ok": False, "log": logpath, "scenarios": {}, "errors": {}}
@@ -245,6 +247,8 @@ def main():
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
     ap.add_argument("--workers", type=int, help="--workers for rtcgate (default: the dev profile's 1)")
+    ap.add_argument("--rtcgate-flags", default="",
+                    help="extra flags appended to the rtcgate command, e.g. --rtcgate-flags=--no-udp-gso")
     ap.add_argument("--rtcgate-cmd", default=DEFAULT_RTCGATE_CMD,
                     help="rtcgate command; {ip} {port} {min_port} {max_port} {workdir} are filled in")
     ap.add_argument("--coturn-cmd", default=DEFAULT_COTURN_CMD, help="coturn command; same placeholders")
@@ -299,6 +303,8 @@ def main():
     ratios = headline_ratios(summary, args.scenarios) if len(names) == 2 else {}
     text, md = build_tables(summary, names, args.scenarios)
     workers = f", rtcgate --workers {args.workers}" if args.workers is not None else ", rtcgate workers from the dev profile"
+    if args.rtcgate_flags:
+        workers += f", rtcgate {args.rtcgate_flags}"
     settings = (f"{args.runs} runs/server alternating ABBA, {args.duration:g}s measured + {args.warmup:g}s warm-up per "
                 f"load scenario, window {args.window}/allocation, {args.payload}-byte payload, hold "
                 f"{args.hold_duration:g}s{workers}, generator {'plain sendmmsg' if args.plain_generator else 'UDP GSO'}{', pinned server→CPU1 generator→CPU0' if args.pin else ''}")

@@ -81,28 +81,26 @@ final class SegmentationTests: XCTestCase {
         }
     }
 
-    func testLongRunsSplitAtTheSegmentLimit() throws {
+    /// Sends `count` datagrams of `length` bytes to one receiver in one batch; they must
+    /// arrive whole and in order, in `runs` segmented messages, none refused by the kernel.
+    private func assertOneDestination(count: Int, length: Int, runs: Int, _ why: String) throws {
         let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, segmentation: true)
         let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, bufferBytes: 1 << 20)
-        let outgoing = (0..<100).map { Outgoing(to: 0, bytes: datagram(0xC0, $0, length: 40)) }
-        let batch = DatagramBatch(capacity: 100)
+        let outgoing = (0..<count).map { Outgoing(to: 0, bytes: datagram(0xC0, $0, length: length)) }
+        let batch = DatagramBatch(capacity: count)
         let got = try exchange(outgoing, from: sender, to: [receiver], batch: batch)
         XCTAssertEqual(got[0], outgoing.map(\.bytes))
-        XCTAssertEqual(batch.segmentedRuns, 2, "62 segments of 40 bytes at most per message")
-        XCTAssertEqual(batch.segmentedDatagrams, 100)
-        XCTAssertEqual(batch.segmentationFallbacks, 0)
+        XCTAssertEqual(batch.segmentedRuns, UInt64(runs), why)
+        XCTAssertEqual(batch.segmentedDatagrams, UInt64(count))
+        XCTAssertEqual(batch.segmentationFallbacks, 0, "no run the kernel had to refuse")
+    }
+
+    func testLongRunsSplitAtTheSegmentLimit() throws {
+        try assertOneDestination(count: 100, length: 40, runs: 2, "62 segments of 40 bytes at most per message")
     }
 
     func testRunsStayUnderTheByteLimit() throws {
-        let sender = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, segmentation: true)
-        let receiver = try UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, bufferBytes: 1 << 20)
-        let outgoing = (0..<60).map { Outgoing(to: 0, bytes: datagram(0xF0, $0, length: 1400)) }
-        let batch = DatagramBatch(capacity: 60)
-        let got = try exchange(outgoing, from: sender, to: [receiver], batch: batch)
-        XCTAssertEqual(got[0], outgoing.map(\.bytes))
-        XCTAssertEqual(batch.segmentedRuns, 2, "46 × 1400 bytes fit in one message, 47 do not")
-        XCTAssertEqual(batch.segmentedDatagrams, 60)
-        XCTAssertEqual(batch.segmentationFallbacks, 0, "no run the kernel had to refuse")
+        try assertOneDestination(count: 60, length: 1400, runs: 2, "46 × 1400 bytes fit in one message, 47 do not")
     }
 
     func testDestinationErrorsAreNotRefusals() throws {
