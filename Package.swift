@@ -31,11 +31,20 @@ let package = Package(
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor"]),
 
+        // The daemon's services on the main loop: configuration, management, the signaling
+        // shell, cluster replication, metrics and the memory report.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "MediaPlane", "STUN", "TURN", "Reactor", "MQTT", "Signaling", "Control", "JSON", "BrokerAdmin",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // Executables.
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON", "BrokerAdmin",
+                "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON", "BrokerAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -55,7 +64,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness"]),
-        .testTarget(name: "RtcgateTests", dependencies: ["rtcgate"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Control", "JSON", "Signaling", "Reactor", "MediaPlane", "TURN"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness", "JSON"]),
     ],
     swiftLanguageModes: [.v6]

@@ -50,12 +50,16 @@ public struct SignalingClock: Sendable, Equatable {
 
 /// A message for the MQTT layer to publish (QoS 1, not retained, Message Expiry 60 s).
 public struct OutboundMessage: Sendable, Equatable {
+    /// The client it is for (in a cluster, its owner instance publishes it).
+    public var recipient: String
+    /// `{p}/down/{recipient}`.
     public var topic: String
     public var payload: [UInt8]
     /// MQTT 5 Correlation Data echoed from the request this replies to; `nil` otherwise.
     public var correlationData: [UInt8]?
 
-    public init(topic: String, payload: [UInt8], correlationData: [UInt8]? = nil) {
+    public init(recipient: String, topic: String, payload: [UInt8], correlationData: [UInt8]? = nil) {
+        self.recipient = recipient
         self.topic = topic
         self.payload = payload
         self.correlationData = correlationData

@@ -17,9 +17,8 @@ public final class SignalingRouter {
     var isShuttingDown = false
     var stats = SignalingCounters()
 
-    let upPrefix: String
-    let statusPrefix: String
-    let downPrefix: String
+    /// The protocol's topics under `config.topicPrefix`.
+    public let topics: SignalingTopics
 
     public init(config: SignalingConfig = SignalingConfig(), policy: SignalingPolicy, iceServers: IceServerURLs, minter: any IceCredentialMinter) {
         self.config = config
@@ -27,9 +26,7 @@ public final class SignalingRouter {
         self.iceServers = iceServers
         self.minter = minter
         self.clients = ClientTable(capacity: config.maxClients)
-        upPrefix = config.topicPrefix + "/up/"
-        statusPrefix = config.topicPrefix + "/status/"
-        downPrefix = config.topicPrefix + "/down/"
+        topics = SignalingTopics(prefix: config.topicPrefix)
     }
 
     /// Counters, with `sessionsLive` filled in.
@@ -47,24 +44,18 @@ public final class SignalingRouter {
     /// The MQTT subscriptions the shell must hold (QoS 1). `status/+` is not shared so that
     /// retained presence is delivered.
     public var subscriptions: [String] {
-        ["$share/rtcgate/\(upPrefix)+", "\(statusPrefix)+"]
+        [topics.upFilter(shared: true), topics.statusFilter]
     }
-
-    /// The topic on which `id` receives messages.
-    public func downTopic(_ id: String) -> String { downPrefix + id }
 
     /// Handles one received message (`{p}/up/{id}` or `{p}/status/{id}`; other topics are
     /// ignored and counted). `payload` is only read during the call.
     public func handle(topic: String, payload: UnsafeRawBufferPointer, correlationData: [UInt8]?, clock: SignalingClock, into out: inout [OutboundMessage]) {
-        if topic.hasPrefix(upPrefix) {
-            let id = topic.dropFirst(upPrefix.count)
-            guard ClientID.isValidSyntax(id) else { stats.ignoredTopics += 1; return }
+        switch topics.classify(topic) {
+        case .up(let id) where ClientID.isValidSyntax(id):
             handleUp(sender: String(id), payload: payload, correlation: correlationData, clock: clock, into: &out)
-        } else if topic.hasPrefix(statusPrefix) {
-            let id = topic.dropFirst(statusPrefix.count)
-            guard ClientID.isValidSyntax(id) else { stats.ignoredTopics += 1; return }
+        case .status(let id) where ClientID.isValidSyntax(id):
             handleStatus(id: String(id), payload: payload, clock: clock, into: &out)
-        } else {
+        default:
             stats.ignoredTopics += 1
         }
     }
@@ -91,7 +82,7 @@ public final class SignalingRouter {
     // MARK: - Output helpers
 
     func send(_ value: JSONValue, to id: String, correlation: [UInt8]? = nil, into out: inout [OutboundMessage]) {
-        out.append(OutboundMessage(topic: downPrefix + id, payload: value.serialized(), correlationData: correlation))
+        out.append(OutboundMessage(recipient: id, topic: topics.down(id), payload: value.serialized(), correlationData: correlation))
     }
 
     func reply(_ value: JSONValue, to id: String, correlation: [UInt8]?, into out: inout [OutboundMessage]) {

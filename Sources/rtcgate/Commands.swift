@@ -1,5 +1,6 @@
 import ArgumentParser
 import COpenSSL
+import Gateway
 import Glibc
 import Logging
 import MediaPlane
@@ -64,7 +65,7 @@ extension Rtcgate {
                 throw ExitCode(2)
             }
             LoggingSystem.bootstrap { GatewayLogHandler(label: $0) }
-            let status = Gateway(configuration: configuration, sources: options.sources).run()
+            let status = GatewayDaemon(configuration: configuration, sources: options.sources).run()
             if status != 0 { throw ExitCode(status) }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Gateway
 import Glibc
 import JSON
 

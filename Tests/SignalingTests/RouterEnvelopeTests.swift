@@ -26,7 +26,7 @@ final class RouterEnvelopeTests: XCTestCase {
         XCTAssertEqual(h2.router.subscriptions, ["$share/rtcgate/site/a/up/+", "site/a/status/+"])
         h2.raw("site/a/status/cam-1", Array(#"{"state":"online"}"#.utf8))
         XCTAssertTrue(h2.router.isOnline("cam-1"))
-        XCTAssertEqual(h2.router.downTopic("cam-1"), "site/a/down/cam-1")
+        XCTAssertEqual(h2.router.topics.down("cam-1"), "site/a/down/cam-1")
     }
 
     func testTooLargeIsNotParsedAndHasNoMid() {

@@ -1,10 +1,10 @@
 /// The option table: every name here works in a configuration file (`name = value`) and as a
 /// command-line flag (`--name value`). Names follow coturn's where coturn has the option.
 extension ConfigOption {
-    static let all: [ConfigOption] = core + signaling + management
+    package static let all: [ConfigOption] = core + signaling + management
 
     /// The media plane's options (STUN, TURN, pools, logging).
-    static let core: [ConfigOption] = [
+    package static let core: [ConfigOption] = [
         ConfigOption("listening-ip", resetList: { $0.listeningIPs = [] }, help: "Address to serve STUN/TURN on; repeat for several (IPv4 and IPv6). Default 0.0.0.0.") { config, value throws(ConfigError) in
             config.listeningIPs.append(value)
         },
@@ -119,6 +119,6 @@ extension ConfigOption {
 }
 
 /// Defaults shared by configuration and the responder.
-enum BindingDefaults {
-    static let software: StaticString = "rtcgate"
+package enum BindingDefaults {
+    package static let software: StaticString = "rtcgate"
 }

@@ -11,13 +11,13 @@ import TURN
 /// The daemon side of the control socket: each command of docs/control.md, run on the main loop.
 /// Provisioning commands change the store first (atomically, on disk) and then the running
 /// planes, so an acknowledged change survives a crash and takes effect without a restart.
-final class ManagementService: ControlCommandHandler {
-    unowned let gateway: Gateway
-    let logger = Logger(label: "rtcgate.control")
+package final class ManagementService: ControlCommandHandler {
+    package unowned let gateway: any ManagedGateway
+    package let logger = Logger(label: "rtcgate.control")
 
-    init(gateway: Gateway) { self.gateway = gateway }
+    package init(gateway: any ManagedGateway) { self.gateway = gateway }
 
-    func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
+    package func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
         do throws(ControlFailure) {
             if try handleBrokerCommand(request, reply: reply) { return }
             if let result = try runProvisioning(request) { return reply(.ok(request.id, result)) }
@@ -91,11 +91,11 @@ final class ManagementService: ControlCommandHandler {
     }
 
     private func signaling() throws(ControlFailure) -> SignalingService {
-        guard let service = gateway.signalingService else { throw ControlFailure(.unavailable, "the signaling plane is not enabled (mqtt-host)") }
+        guard let service = gateway.signaling else { throw ControlFailure(.unavailable, "the signaling plane is not enabled (mqtt-host)") }
         return service
     }
 
-    static func json(_ info: AllocationInfo) -> JSONValue {
+    package static func json(_ info: AllocationInfo) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("worker", .number(JSONNumber(info.worker))), ("client", .string(info.client.description)),
             ("transport", .string(info.transport)), ("relayed", .string(info.relayed.description)),

@@ -6,19 +6,19 @@ import TURN
 
 /// The TURN options as written in the configuration (coturn's names), turned into the workers'
 /// `TurnSettings` once every source has been read.
-struct TurnOptions {
-    var relayIPs: [String] = []
-    var minPort: UInt16 = 49152
-    var maxPort: UInt16 = 65535
-    var users: [String] = []
-    var useAuthSecret = false
-    var staticAuthSecrets: [String] = []
-    var allowedPeers: [String] = []
-    var deniedPeers: [String] = []
-    var limits = TurnLimits()
+package struct TurnOptions {
+    package var relayIPs: [String] = []
+    package var minPort: UInt16 = 49152
+    package var maxPort: UInt16 = 65535
+    package var users: [String] = []
+    package var useAuthSecret = false
+    package var staticAuthSecrets: [String] = []
+    package var allowedPeers: [String] = []
+    package var deniedPeers: [String] = []
+    package var limits = TurnLimits()
 
     /// The users of the configuration file and of the store, as the workers check them.
-    func credentialStore(realm: String, provisioned: ProvisionedCredentials) -> CredentialStore {
+    package func credentialStore(realm: String, provisioned: ProvisionedCredentials) -> CredentialStore {
         var store = CredentialStore(realm: realm)
         for line in users { _ = store.addUser(line: line) }
         for user in provisioned.users { _ = store.addUser(name: user.name, key: user.key) }
@@ -26,7 +26,7 @@ struct TurnOptions {
     }
 
     /// Nil when no credential is configured (TURN off: the gateway is a STUN server).
-    func settings(realm: String, listenAddresses: [SocketAddress], always: Bool = false,
+    package func settings(realm: String, listenAddresses: [SocketAddress], always: Bool = false,
                   provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> TurnSettings? {
         if useAuthSecret && staticAuthSecrets.isEmpty && provisioned.secrets.isEmpty {
             throw ConfigError(origin: "use-auth-secret", message: "needs at least one static-auth-secret")

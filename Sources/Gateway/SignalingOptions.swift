@@ -1,44 +1,44 @@
 /// The signaling plane's settings as configured: where the broker is, how rtcgate logs in, the
 /// router's limits and the clients it knows. Signaling runs when `mqtt-host` is set.
-struct SignalingOptions {
-    var mqttHost: String?
-    var mqttPort = 1883
-    var mqttUser = "rtcgate"
-    var mqttPassword: String?
-    var mqttPasswordFile: String?
-    var mqttProtocol = "auto"
-    var mqttKeepAlive = 30
-    var mqttTLSCAFile: String?
-    var mqttTLSCAPath: String?
-    var mqttTLSCertFile: String?
-    var mqttTLSKeyFile: String?
-    var mqttTLSInsecure = false
-    var topicPrefix = "rtc/v1"
-    var clients: [String] = []
-    var maxPayloadBytes = 65_536
-    var maxViewersPerDevice = 4
-    var maxSessions = 256
+package struct SignalingOptions {
+    package var mqttHost: String?
+    package var mqttPort = 1883
+    package var mqttUser = "rtcgate"
+    package var mqttPassword: String?
+    package var mqttPasswordFile: String?
+    package var mqttProtocol = "auto"
+    package var mqttKeepAlive = 30
+    package var mqttTLSCAFile: String?
+    package var mqttTLSCAPath: String?
+    package var mqttTLSCertFile: String?
+    package var mqttTLSKeyFile: String?
+    package var mqttTLSInsecure = false
+    package var topicPrefix = "rtc/v1"
+    package var clients: [String] = []
+    package var maxPayloadBytes = 65_536
+    package var maxViewersPerDevice = 4
+    package var maxSessions = 256
     /// Clients whose presence and rate buckets the router tracks (provisioned ones, live adds included).
-    var maxClients = 1024
-    var offerTimeoutSeconds: UInt64 = 30
-    var idleTimeoutSeconds: UInt64 = 3_600
-    var iceTTLSeconds: UInt64 = 3_600
-    var iceHost: String?
-    var goAwayGraceSeconds = 5
+    package var maxClients = 1024
+    package var offerTimeoutSeconds: UInt64 = 30
+    package var idleTimeoutSeconds: UInt64 = 3_600
+    package var iceTTLSeconds: UInt64 = 3_600
+    package var iceHost: String?
+    package var goAwayGraceSeconds = 5
     /// Payload KiB of QoS 1 publishes awaiting the broker's acknowledgement, beyond which
     /// publishes are dropped and counted.
-    var maxUnackedKiB = 4096
+    package var maxUnackedKiB = 4096
     /// This instance's name in a cluster of rtcgates sharing one broker (nil: alone).
-    var clusterInstance: String?
+    package var clusterInstance: String?
     /// Manage devices' broker logins through mosquitto's dynamic security plugin.
-    var brokerDynsec = false
+    package var brokerDynsec = false
 
-    var enabled: Bool { mqttHost != nil }
+    package var enabled: Bool { mqttHost != nil }
 }
 
 extension ConfigOption {
     /// The signaling plane's options (MQTT broker, router limits, provisioned clients).
-    static let signaling: [ConfigOption] = [
+    package static let signaling: [ConfigOption] = [
         ConfigOption("mqtt-host", help: "Broker host for the signaling plane; setting it enables signaling.") { config, value throws(ConfigError) in
             guard !value.isEmpty else { throw ConfigError(origin: "", message: "empty host") }
             config.signaling.mqttHost = value

@@ -6,16 +6,16 @@ import TURN
 
 /// The signaling plane resolved from `SignalingOptions`: the router's limits and policy, the ICE
 /// servers it hands out, and the MQTT client's connection.
-struct SignalingSettings {
-    var router: SignalingConfig
-    var policy: SignalingPolicy
-    var iceServers: IceServerURLs
-    var minter: RestCredentialMinter
-    var mqtt: MQTTClientConfig
+package struct SignalingSettings {
+    package var router: SignalingConfig
+    package var policy: SignalingPolicy
+    package var iceServers: IceServerURLs
+    package var minter: RestCredentialMinter
+    package var mqtt: MQTTClientConfig
     /// Devices' broker logins are managed through the dynamic security plugin.
-    var brokerDynsec: Bool
+    package var brokerDynsec: Bool
     /// This instance's name in a cluster (nil: alone).
-    var clusterInstance: String?
+    package var clusterInstance: String?
 }
 
 extension SignalingOptions {
@@ -23,7 +23,7 @@ extension SignalingOptions {
     /// which REST secrets, so ICE_CONFIG points at this gateway's own relay.
     /// `turnRelay`: the media workers run TURN, so ICE_CONFIG lists its URLs (with credentials
     /// whenever a REST secret is in force).
-    func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions, turnRelay: Bool,
+    package func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions, turnRelay: Bool,
                   provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> SignalingSettings {
         var router = SignalingConfig()
         router.topicPrefix = topicPrefix
@@ -86,7 +86,7 @@ extension SignalingOptions {
     }
 
     /// The configuration's clients and the store's; a client in both is the store's.
-    static func policy(config: [ClientRecord], provisioned: ProvisionedCredentials) -> SignalingPolicy {
+    package static func policy(config: [ClientRecord], provisioned: ProvisionedCredentials) -> SignalingPolicy {
         let stored = Set(provisioned.clients.map(\.id))
         return SignalingPolicy(clients: config.filter { !stored.contains($0.id) } + provisioned.clients)
     }

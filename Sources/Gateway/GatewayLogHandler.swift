@@ -6,26 +6,28 @@ import Synchronization
 /// the syslog priority (`<6>`) so journald records the level and adds its own timestamp; otherwise
 /// lines carry a UTC timestamp. Metadata follows as `key=value`. The level is shared by every
 /// logger and changes live (SIGHUP reload).
-struct GatewayLogHandler: LogHandler {
+package struct GatewayLogHandler: LogHandler {
     /// The level in force for every logger of the process.
-    static let sharedLevel = Atomic<UInt8>(levelCode(.info))
-    static let journald = getenv("JOURNAL_STREAM") != nil
+    package static let sharedLevel = Atomic<UInt8>(levelCode(.info))
+    package static let journald = getenv("JOURNAL_STREAM") != nil
 
-    let label: String
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
+    package let label: String
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
 
-    var logLevel: Logger.Level {
+    package init(label: String) { self.label = label }
+
+    package var logLevel: Logger.Level {
         get { Self.level(fromCode: Self.sharedLevel.load(ordering: .relaxed)) }
         set { Self.sharedLevel.store(Self.levelCode(newValue), ordering: .relaxed) }
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var line = Self.journald ? "<\(Self.syslogPriority(event.level))>" : "\(Self.timestamp()) \(event.level.rawValue) "
         line += "\(label): \(event.message)"
         var merged = metadata
@@ -37,12 +39,12 @@ struct GatewayLogHandler: LogHandler {
     }
 
     /// The level in force now.
-    static var currentLevel: Logger.Level { Logger.Level.allCases[Int(sharedLevel.load(ordering: .relaxed))] }
+    package static var currentLevel: Logger.Level { Logger.Level.allCases[Int(sharedLevel.load(ordering: .relaxed))] }
 
-    static func levelCode(_ level: Logger.Level) -> UInt8 { UInt8(Logger.Level.allCases.firstIndex(of: level)!) }
-    static func level(fromCode code: UInt8) -> Logger.Level { Logger.Level.allCases[Int(code)] }
+    package static func levelCode(_ level: Logger.Level) -> UInt8 { UInt8(Logger.Level.allCases.firstIndex(of: level)!) }
+    package static func level(fromCode code: UInt8) -> Logger.Level { Logger.Level.allCases[Int(code)] }
 
-    static func syslogPriority(_ level: Logger.Level) -> Int {
+    package static func syslogPriority(_ level: Logger.Level) -> Int {
         switch level {
         case .trace, .debug: 7
         case .info: 6
@@ -53,7 +55,7 @@ struct GatewayLogHandler: LogHandler {
         }
     }
 
-    static func timestamp() -> String {
+    package static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var seconds = ts.tv_sec
@@ -68,7 +70,7 @@ struct GatewayLogHandler: LogHandler {
 
 /// Writes text to file descriptor 2 in one `write` call per chunk (no stdio buffering, so log
 /// lines from several threads never interleave mid-line).
-func writeToStandardError(_ text: String) {
+package func writeToStandardError(_ text: String) {
     var text = text
     text.withUTF8 { bytes in
         var offset = 0

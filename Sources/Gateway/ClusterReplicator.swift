@@ -1,8 +1,8 @@
 import Control
 import JSON
 import Logging
-import MQTT
 import Reactor
+import Signaling
 
 /// Replicates the provisioning store between the instances of a cluster through the broker:
 /// every record is a retained message on `{p}/_cluster/state/{kind}/{name}` (a removal leaves a
@@ -11,73 +11,86 @@ import Reactor
 /// instance receives every retained record; after 3 s it publishes its own records that the
 /// broker does not know yet (provisioned before the cluster existed, or while it was alone).
 /// Last writer wins per record, in the broker's order, the same for every instance.
-final class ClusterReplicator: TimerHandler {
-    unowned let gateway: Gateway
-    let instance: String
-    let topicPrefix: String
+package final class ClusterReplicator: TimerHandler {
+    package let instance: String
+    private let topics: SignalingTopics
+    private let store: ProvisioningStore
+    /// Publishes a retained message; false when it could not be queued.
+    private let publishRetained: (_ topic: String, _ payload: [UInt8]) -> Bool
+    /// Called after a record from another instance was written to the store.
+    private let applied: () -> Void
     private let logger = Logger(label: "rtcgate.cluster")
     /// Records the broker has told us about since the last connect.
     private var seen: Set<ProvisioningRecordKey> = []
     private var syncTimer: TimerID?
-    private(set) var applied: UInt64 = 0
-    private(set) var published: UInt64 = 0
+    /// Records from other instances written to the store.
+    package private(set) var appliedCount: UInt64 = 0
+    /// Records published for the others.
+    package private(set) var publishedCount: UInt64 = 0
 
-    init(gateway: Gateway, instance: String, topicPrefix: String) {
-        self.gateway = gateway
+    package init(instance: String, topics: SignalingTopics, store: ProvisioningStore,
+                 publishRetained: @escaping (_ topic: String, _ payload: [UInt8]) -> Bool, applied: @escaping () -> Void) {
         self.instance = instance
-        self.topicPrefix = topicPrefix + "/_cluster/state/"
+        self.topics = topics
+        self.store = store
+        self.publishRetained = publishRetained
+        self.applied = applied
     }
 
-    var subscription: String { topicPrefix + "#" }
-
     /// The broker connection is (back) up: retained records follow; sync ours after 3 s.
-    func connected(loop: EventLoop) {
+    package func connected(loop: EventLoop) {
         seen.removeAll()
         if let syncTimer { loop.timers.cancel(syncTimer) }
         syncTimer = loop.timers.schedule(at: MonotonicClock.now() + 3_000_000_000, handler: self)
     }
 
-    func timerFired(context: UInt64, now: UInt64) {
+    package func timerFired(context: UInt64, now: UInt64) {
         syncTimer = nil
-        guard let store = gateway.store else { return }
+        let count = publishUnknownRecords()
+        if count > 0 { logger.notice("cluster: published \(count) provisioning record(s) the broker did not have") }
+    }
+
+    /// Publishes every record of the store the broker has not told us about since the last
+    /// connect; returns how many.
+    @discardableResult
+    package func publishUnknownRecords() -> Int {
         var count = 0
         for (key, record) in store.state.records where !seen.contains(key) {
             publish(key, record: record)
             count += 1
         }
-        if count > 0 { logger.notice("cluster: published \(count) provisioning record(s) the broker did not have") }
+        return count
     }
 
     /// A change made here: publish what differs between `old` and `new`.
-    func changed(from old: ProvisioningState, to new: ProvisioningState) {
+    package func changed(from old: ProvisioningState, to new: ProvisioningState) {
         let before = old.records, after = new.records
         for (key, record) in after where before[key] != record { publish(key, record: record) }
         for key in before.keys where after[key] == nil { publish(key, record: nil) }
     }
 
     private func publish(_ key: ProvisioningRecordKey, record: JSONValue?) {
-        guard let client = gateway.signalingService?.client else { return }
         var members: [(String, JSONValue)] = [("origin", .string(instance))]
         members.append(record.map { ("record", $0) } ?? ("deleted", true))
-        if client.publish(topic: topicPrefix + key.description, payload: JSONValue.object(members).serialized(), retain: true,
-                          expirySeconds: 0) {
-            published &+= 1
+        if publishRetained(topics.clusterState(key.description), JSONValue.object(members).serialized()) {
+            publishedCount &+= 1
         }
     }
 
-    /// A record from the broker (retained on subscribe, or live from another instance).
-    func received(topic: String, payload: UnsafeRawBufferPointer) {
-        guard let key = ProvisioningRecordKey(topic.dropFirst(topicPrefix.count)) else { return }
+    /// A record from the broker (retained on subscribe, or live from another instance); `key` is
+    /// the topic's `{kind}/{name}`.
+    package func received(key keyText: String, payload: UnsafeRawBufferPointer) {
+        guard let key = ProvisioningRecordKey(keyText[...]) else { return }
         seen.insert(key)
         guard !payload.isEmpty, let message = try? JSONParser.parse(payload),
-              message["origin"]?.stringValue != instance, let store = gateway.store else { return }
+              message["origin"]?.stringValue != instance else { return }
         let wanted: JSONValue? = message["deleted"]?.boolValue == true ? nil : message["record"]
         guard store.state.records[key] != wanted else { return }
         do {
             try store.update { state throws(ProvisioningError) in try state.setRecord(key, wanted) }
-            applied &+= 1
+            appliedCount &+= 1
             logger.info("cluster: \(wanted == nil ? "removed" : "applied") \(key) from \(message["origin"]?.stringValue ?? "?")")
-            gateway.applyProvisioning()
+            applied()
         } catch {
             logger.error("cluster: cannot apply \(key): \(error)")
         }

@@ -4,15 +4,15 @@ import Reactor
 /// A minimal HTTP/1.1 responder on a loopback address for Prometheus: `GET /metrics` gets the
 /// text exposition, anything else 404 (405 for other methods); one request per connection.
 /// It runs on the main loop with a fixed connection table, like every other listener.
-final class MetricsListener: StreamConnectionDelegate {
-    let listener: StreamListener
+package final class MetricsListener: StreamConnectionDelegate {
+    package let listener: StreamListener
     private unowned let loop: EventLoop
     private let render: () -> String
     /// Request line of each connection (by record index), kept until the blank line ends the head.
     private var requestLines: [String?]
 
     /// `address` must be a loopback address: the endpoint has no authentication.
-    init(address: SocketAddress, loop: EventLoop, render: @escaping () -> String) throws {
+    package init(address: SocketAddress, loop: EventLoop, render: @escaping () -> String) throws {
         guard address.host.hasPrefix("127.") || address.host == "::1" else {
             throw ConfigError(origin: "metrics-listen", message: "\(address) is not a loopback address (the metrics endpoint has no authentication)")
         }
@@ -25,14 +25,14 @@ final class MetricsListener: StreamConnectionDelegate {
     }
 
     /// Parses `metrics-listen`: `127.0.0.1:9641` or `[::1]:9641`.
-    static func address(_ text: String) throws(ConfigError) -> SocketAddress {
+    package static func address(_ text: String) throws(ConfigError) -> SocketAddress {
         guard let address = SocketAddress(hostPort: text) else {
             throw ConfigError(origin: "metrics-listen", message: "'\(text)' is not a numeric IPv4 address:port or [IPv6]:port")
         }
         return address
     }
 
-    func stream(_ connection: StreamConnection, didReceive frame: UnsafeRawBufferPointer) {
+    package func stream(_ connection: StreamConnection, didReceive frame: UnsafeRawBufferPointer) {
         var end = frame.count
         while end > 0, frame[end - 1] == UInt8(ascii: "\n") || frame[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         let line = String(decoding: UnsafeRawBufferPointer(rebasing: frame[0..<end]), as: UTF8.self)
@@ -57,7 +57,7 @@ final class MetricsListener: StreamConnectionDelegate {
         connection.close(reason: .local, loop: loop)
     }
 
-    func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {
+    package func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {
         requestLines[connection.index] = nil
     }
 
@@ -69,7 +69,7 @@ final class MetricsListener: StreamConnectionDelegate {
 extension SocketAddress {
     /// `1.2.3.4:5678` or `[::1]:5678` (numeric addresses only), as `metrics-listen` and
     /// `allocation.kill` take them.
-    init?(hostPort text: String) {
+    package init?(hostPort text: String) {
         var host = Substring(text)
         guard let colon = host.lastIndex(of: ":"), let port = UInt16(host[host.index(after: colon)...]) else { return nil }
         host = host[..<colon]

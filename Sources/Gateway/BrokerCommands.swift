@@ -10,7 +10,7 @@ import Logging
 extension ManagementService {
     /// Handles `device.add` with `broker: true` and `device.remove` of a broker-managed device;
     /// false for every other request.
-    func handleBrokerCommand(_ request: ControlRequest, reply: @escaping (ControlResponse) -> Void) throws(ControlFailure) -> Bool {
+    package func handleBrokerCommand(_ request: ControlRequest, reply: @escaping (ControlResponse) -> Void) throws(ControlFailure) -> Bool {
         switch request.command {
         case "device.add" where try request.optionalBool("broker") == true:
             try request.requireOnlyArgs(["id", "role", "groups", "allow", "relayOnly", "broker"])
@@ -73,13 +73,13 @@ extension ManagementService {
     }
 
     private func brokerAdmin() throws(ControlFailure) -> DynsecProvisioner {
-        guard let admin = gateway.signalingService?.brokerAdmin else {
+        guard let admin = gateway.signaling?.brokerAdmin else {
             throw ControlFailure(.unavailable, "broker credentials are not enabled on this gateway (broker-dynsec)")
         }
         return admin
     }
 
-    static func failure(_ error: DynsecError, doing what: String) -> ControlFailure {
+    package static func failure(_ error: DynsecError, doing what: String) -> ControlFailure {
         switch error {
         case .unavailable: ControlFailure(.unavailable, "cannot \(what): the broker is not connected")
         case .timeout: ControlFailure(.unavailable, "cannot \(what): the broker did not answer in time (a half-made login is removed again; retry)")
@@ -91,8 +91,8 @@ extension ManagementService {
 }
 
 /// Checks made before the broker is asked, so a bad request does not leave a broker login behind.
-enum ProvisioningStateCheck {
-    static func newDevice(_ id: String, in gateway: Gateway) throws(ControlFailure) {
+package enum ProvisioningStateCheck {
+    package static func newDevice(_ id: String, in gateway: any ManagedGateway) throws(ControlFailure) {
         guard let store = gateway.store else { throw ControlFailure(.unavailable, "no provisioning store (state-dir is empty)") }
         do {
             try ProvisioningState.validateDeviceId(id)

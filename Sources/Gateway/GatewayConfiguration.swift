@@ -7,38 +7,38 @@ import STUN
 
 /// Everything `rtcgate run` needs, from the board profile, then the configuration file, then
 /// command-line flags (later sources override earlier ones; list options are replaced whole).
-struct GatewayConfiguration {
-    var listeningIPs: [String] = ["0.0.0.0"]
-    var listeningPort: UInt16 = 3478
-    var realm = "rtcgate.local"
-    var workers = 0  // 0: one per core
-    var logLevel: Logger.Level = .info
-    var statsIntervalSeconds: UInt64 = 60
-    var media: MediaWorkerConfig = {
+package struct GatewayConfiguration {
+    package var listeningIPs: [String] = ["0.0.0.0"]
+    package var listeningPort: UInt16 = 3478
+    package var realm = "rtcgate.local"
+    package var workers = 0  // 0: one per core
+    package var logLevel: Logger.Level = .info
+    package var statsIntervalSeconds: UInt64 = 60
+    package var media: MediaWorkerConfig = {
         var media = MediaWorkerConfig()
         media.responder.software = BindingDefaults.software
         return media
     }()
     /// The TURN relay's settings as configured (coturn's names); TURN runs when a user or a
     /// REST secret is configured.
-    var turn = TurnOptions()
+    package var turn = TurnOptions()
     /// The signaling plane (MQTT); runs when `mqtt-host` is set.
-    var signaling = SignalingOptions()
+    package var signaling = SignalingOptions()
     /// The management plane (control socket, provisioning store, metrics).
-    var management = ManagementOptions()
+    package var management = ManagementOptions()
     /// The board's memory budget for rtcgate (check-config compares the peak with it).
-    var memoryBudgetMiB: Int?
+    package var memoryBudgetMiB: Int?
     /// Where each option's value came from, for `check-config`.
-    var origins: [String: String] = [:]
+    package var origins: [String: String] = [:]
 
     /// The worker count after resolving 0 to the number of cores.
-    var resolvedWorkers: Int {
+    package var resolvedWorkers: Int {
         if workers > 0 { return workers }
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
     /// Applies entries in order; unknown keys and bad values are errors, never ignored.
-    mutating func apply(_ entries: [ConfigEntry]) throws(ConfigError) {
+    package mutating func apply(_ entries: [ConfigEntry]) throws(ConfigError) {
         var listResets: Set<String> = []
         for entry in entries {
             guard let option = ConfigOption.byName[entry.key] else {
@@ -58,17 +58,17 @@ struct GatewayConfiguration {
     }
 
     /// Whether the workers run the TURN relay.
-    var turnEnabled: Bool { !turn.users.isEmpty || turn.useAuthSecret || management.turnAlways }
+    package var turnEnabled: Bool { !turn.users.isEmpty || turn.useAuthSecret || management.turnAlways }
 
     /// The signaling plane's settings, pointing ICE_CONFIG at this gateway's STUN/TURN.
-    func signalingSettings(media: MediaWorkerConfig, provisioned: ProvisionedCredentials = ProvisionedCredentials())
+    package func signalingSettings(media: MediaWorkerConfig, provisioned: ProvisionedCredentials = ProvisionedCredentials())
         throws(ConfigError) -> SignalingSettings {
         try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn,
                                turnRelay: media.turn != nil, provisioned: provisioned)
     }
 
     /// The media workers' configuration, with listening addresses resolved.
-    func mediaConfig(provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> MediaWorkerConfig {
+    package func mediaConfig(provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> MediaWorkerConfig {
         var config = media
         config.listenAddresses = []
         for ip in listeningIPs {
@@ -87,17 +87,17 @@ struct GatewayConfiguration {
 }
 
 /// One configuration option: its name (as in the file and as `--name` flag), help and effect.
-struct ConfigOption: Sendable {
-    let name: String
-    let aliases: [String]
-    let help: String
+package struct ConfigOption: Sendable {
+    package let name: String
+    package let aliases: [String]
+    package let help: String
     /// For a list option: empties the list, so a later source replaces it rather than adding.
-    let resetList: (@Sendable (inout GatewayConfiguration) -> Void)?
+    package let resetList: (@Sendable (inout GatewayConfiguration) -> Void)?
     /// A switch: `--name` alone means true.
-    let isSwitch: Bool
-    let apply: @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void
+    package let isSwitch: Bool
+    package let apply: @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void
 
-    init(_ name: String, aliases: [String] = [], resetList: (@Sendable (inout GatewayConfiguration) -> Void)? = nil,
+    package init(_ name: String, aliases: [String] = [], resetList: (@Sendable (inout GatewayConfiguration) -> Void)? = nil,
          switch isSwitch: Bool = false, help: String,
          apply: @escaping @Sendable (inout GatewayConfiguration, String) throws(ConfigError) -> Void) {
         self.name = name
@@ -109,7 +109,7 @@ struct ConfigOption: Sendable {
     }
 
     /// The option list for `--help`.
-    static var helpText: String {
+    package static var helpText: String {
         var text = "Settings (each works as '--name value' and as 'name = value' in a configuration file):\n"
         for option in all {
             let names = ([option.name] + option.aliases).map { "--\($0)" }.joined(separator: ", ")
@@ -119,7 +119,7 @@ struct ConfigOption: Sendable {
     }
 
     /// Turns `--name value`, `--name=value` and `--switch` arguments into entries.
-    static func entries(fromArguments arguments: [String]) throws(ConfigError) -> [ConfigEntry] {
+    package static func entries(fromArguments arguments: [String]) throws(ConfigError) -> [ConfigEntry] {
         var entries: [ConfigEntry] = []
         var i = 0
         while i < arguments.count {
@@ -156,7 +156,7 @@ struct ConfigOption: Sendable {
         return entries
     }
 
-    static let byName: [String: ConfigOption] = {
+    package static let byName: [String: ConfigOption] = {
         var table: [String: ConfigOption] = [:]
         for option in all {
             table[option.name] = option
@@ -167,15 +167,15 @@ struct ConfigOption: Sendable {
 }
 
 /// Value parsing shared by the option table.
-enum ConfigValue {
-    static func integer<T: FixedWidthInteger>(_ text: String, in range: ClosedRange<T>) throws(ConfigError) -> T {
+package enum ConfigValue {
+    package static func integer<T: FixedWidthInteger>(_ text: String, in range: ClosedRange<T>) throws(ConfigError) -> T {
         guard let value = T(text), range.contains(value) else {
             throw ConfigError(origin: "", message: "'\(text)' is not a whole number in \(range.lowerBound)…\(range.upperBound)")
         }
         return value
     }
 
-    static func boolean(_ text: String) throws(ConfigError) -> Bool {
+    package static func boolean(_ text: String) throws(ConfigError) -> Bool {
         switch text.asciiLowercased {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
@@ -183,7 +183,7 @@ enum ConfigValue {
         }
     }
 
-    static func logLevel(_ text: String) throws(ConfigError) -> Logger.Level {
+    package static func logLevel(_ text: String) throws(ConfigError) -> Logger.Level {
         switch text.asciiLowercased {
         case "trace": return .trace
         case "debug": return .debug

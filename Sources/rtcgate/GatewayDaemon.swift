@@ -1,10 +1,12 @@
 import Control
+import Gateway
 import Glibc
 import JSON
 import Logging
 import MediaPlane
 import Reactor
 import STUN
+import Signaling
 import TURN
 
 /// Hands an object built on one thread to the thread that will own it from then on.
@@ -14,7 +16,7 @@ private struct OwnershipTransfer<Value>: @unchecked Sendable {
 
 /// The running daemon: media workers on their own threads, and the main loop that handles
 /// signals, reloads and the periodic counter summary.
-final class Gateway: TimerHandler {
+final class GatewayDaemon: TimerHandler, ManagedGateway {
     private(set) var configuration: GatewayConfiguration
     private let sources: ConfigSources
     let logger = Logger(label: "rtcgate")
@@ -24,6 +26,7 @@ final class Gateway: TimerHandler {
     private var threads: [WorkerThread] = []
     private var mainLoop: EventLoop?
     private(set) var signaling: SignalingService?
+    var realm: String { configuration.realm }
     private var metricsListener: MetricsListener?
     private var controlServer: ControlServer?
     private(set) var management: ManagementService?
@@ -62,10 +65,15 @@ final class Gateway: TimerHandler {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
                                                    loop: loop)
                 signaling = service
-                if let instance = configuration.signaling.clusterInstance, store != nil {
-                    let replicator = ClusterReplicator(gateway: self, instance: instance, topicPrefix: configuration.signaling.topicPrefix)
+                if let instance = configuration.signaling.clusterInstance, let store {
+                    let replicator = ClusterReplicator(
+                        instance: instance, topics: service.node.topics, store: store,
+                        publishRetained: { [unowned service] topic, payload in
+                            service.client.publish(topic: topic, payload: payload, retain: true, expirySeconds: 0)
+                        },
+                        applied: { [unowned self] in self.applyProvisioning() })
                     self.replicator = replicator
-                    service.onClusterState = { [unowned replicator] topic, payload in replicator.received(topic: topic, payload: payload) }
+                    service.onClusterState = { [unowned replicator] key, payload in replicator.received(key: key, payload: payload) }
                     service.onConnected = { [unowned replicator, unowned loop] in replicator.connected(loop: loop) }
                 }
                 service.start()
@@ -192,7 +200,7 @@ final class Gateway: TimerHandler {
         for handle in handles {
             handle.setRateLimit(ratePerSecond: fresh.media.responder.ratePerSecond, burst: fresh.media.responder.burst)
         }
-        var restartFor = Self.restartNeeded(from: configuration, to: fresh)
+        var restartFor = GatewayConfiguration.restartNeeded(from: configuration, to: fresh)
         if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
         configuration.logLevel = fresh.logLevel
         configuration.media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
@@ -216,34 +224,6 @@ final class Gateway: TimerHandler {
         ])
         return ["logLevel": .string(fresh.logLevel.rawValue), "signalClients": .number(JSONNumber(configuration.signaling.clients.count)),
                 "restartNeeded": .bool(restartNeeded), "restartFor": .array(restartFor.map(JSONValue.string))]
-    }
-
-    /// The settings that differ and only take effect after a restart.
-    static func restartNeeded(from old: GatewayConfiguration, to new: GatewayConfiguration) -> [String] {
-        var changed: [String] = []
-        func check(_ name: String, _ differs: Bool) { if differs { changed.append(name) } }
-        check("listening-ip", old.listeningIPs != new.listeningIPs)
-        check("listening-port", old.listeningPort != new.listeningPort)
-        check("workers", old.resolvedWorkers != new.resolvedWorkers)
-        check("pool-slots", old.media.poolSlots != new.media.poolSlots || old.media.poolSlotSize != new.media.poolSlotSize)
-        check("no-udp/no-tcp", old.media.udp != new.media.udp || old.media.tcp != new.media.tcp)
-        check("realm", old.realm != new.realm)
-        check("relay-ip", old.turn.relayIPs != new.turn.relayIPs)
-        check("min-port/max-port", old.turn.minPort != new.turn.minPort || old.turn.maxPort != new.turn.maxPort)
-        check("allowed-peer-ip/denied-peer-ip", old.turn.allowedPeers != new.turn.allowedPeers || old.turn.deniedPeers != new.turn.deniedPeers)
-        check("max-allocations", old.turn.limits.maxAllocations != new.turn.limits.maxAllocations)
-        let a = old.signaling, b = new.signaling
-        check("mqtt-*", a.mqttHost != b.mqttHost || a.mqttPort != b.mqttPort || a.mqttUser != b.mqttUser
-              || a.mqttPassword != b.mqttPassword || a.mqttPasswordFile != b.mqttPasswordFile || a.mqttProtocol != b.mqttProtocol
-              || a.mqttTLSCAFile != b.mqttTLSCAFile || a.mqttTLSCertFile != b.mqttTLSCertFile || a.mqttTLSKeyFile != b.mqttTLSKeyFile)
-        check("signal-* limits", a.topicPrefix != b.topicPrefix || a.maxSessions != b.maxSessions || a.maxViewersPerDevice != b.maxViewersPerDevice
-              || a.maxPayloadBytes != b.maxPayloadBytes || a.maxClients != b.maxClients || a.offerTimeoutSeconds != b.offerTimeoutSeconds
-              || a.idleTimeoutSeconds != b.idleTimeoutSeconds || a.iceTTLSeconds != b.iceTTLSeconds || a.iceHost != b.iceHost)
-        check("cluster-instance/broker-dynsec", a.clusterInstance != b.clusterInstance || a.brokerDynsec != b.brokerDynsec)
-        let m = old.management, n = new.management
-        check("control-*/state-dir/metrics-listen", m.controlSocket != n.controlSocket || m.controlMode != n.controlMode
-              || m.controlGroup != n.controlGroup || m.stateDirectory != n.stateDirectory || m.metricsListen != n.metricsListen)
-        return changed
     }
 
     private func scheduleSummary(loop: EventLoop) {

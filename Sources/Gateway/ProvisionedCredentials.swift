@@ -3,16 +3,16 @@ import Signaling
 
 /// What the provisioning store adds to the configuration: TURN users (as keys), REST secrets
 /// still in force (newest first) and signaling clients.
-struct ProvisionedCredentials {
-    var users: [(name: String, key: [UInt8])] = []
-    var secrets: [String] = []
-    var clients: [ClientRecord] = []
+package struct ProvisionedCredentials {
+    package var users: [(name: String, key: [UInt8])] = []
+    package var secrets: [String] = []
+    package var clients: [ClientRecord] = []
 
-    init() {}
+    package init() {}
 
     /// The store's records in force at `now` (Unix seconds); TURN users of another realm are
     /// left out (their keys cannot match).
-    init(_ state: ProvisioningState, realm: String, now: Int64) {
+    package init(_ state: ProvisioningState, realm: String, now: Int64) {
         for user in state.turnUsers where user.realm == realm {
             guard let key = Self.bytes(hex: user.key) else { continue }
             users.append((user.name, key))
@@ -24,7 +24,7 @@ struct ProvisionedCredentials {
         }
     }
 
-    static func bytes(hex: String) -> [UInt8]? {
+    package static func bytes(hex: String) -> [UInt8]? {
         let digits = Array(hex.utf8)
         guard digits.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []

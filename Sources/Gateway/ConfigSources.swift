@@ -2,13 +2,19 @@ import Glibc
 
 /// Where a configuration comes from: an optional board profile, an optional file, and flags.
 /// Kept so SIGHUP can read the same sources again.
-struct ConfigSources {
-    var board: String?
-    var configFile: String?
-    var flags: [String]
+package struct ConfigSources {
+    package var board: String?
+    package var configFile: String?
+    package var flags: [String]
+
+    package init(board: String?, configFile: String?, flags: [String]) {
+        self.board = board
+        self.configFile = configFile
+        self.flags = flags
+    }
 
     /// Reads all sources in order (board, file, flags) into a configuration.
-    func load() throws(ConfigError) -> GatewayConfiguration {
+    package func load() throws(ConfigError) -> GatewayConfiguration {
         var configuration = GatewayConfiguration()
         if let board {
             let path = try Self.resolveBoard(board)
@@ -23,7 +29,7 @@ struct ConfigSources {
 
     /// A board given as a path (file, or folder holding `profile.conf`) or as a name looked up in
     /// `./board/NAME/`, `<prefix>/share/rtcgate/board/NAME/` and `/usr/share/rtcgate/board/NAME/`.
-    static func resolveBoard(_ board: String) throws(ConfigError) -> String {
+    package static func resolveBoard(_ board: String) throws(ConfigError) -> String {
         var candidates: [String] = []
         if board.utf8.contains(UInt8(ascii: "/")) || board.hasSuffix(".conf") {
             candidates = [board, board + "/profile.conf"]
@@ -37,12 +43,12 @@ struct ConfigSources {
         throw ConfigError(origin: "--board", message: "no board profile '\(board)' (looked in \(candidates.joined(separator: ", ")))")
     }
 
-    static func isRegularFile(_ path: String) -> Bool {
+    package static func isRegularFile(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
     }
 
-    static func executableDirectory() -> String {
+    package static func executableDirectory() -> String {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return "." }
@@ -51,7 +57,7 @@ struct ConfigSources {
     }
 
     /// Reads a whole text file (at most 1 MiB: a configuration, not a data set).
-    static func readFile(_ path: String) throws(ConfigError) -> String {
+    package static func readFile(_ path: String) throws(ConfigError) -> String {
         guard let file = fopen(path, "r") else {
             throw ConfigError(origin: path, message: "cannot open: \(String(cString: strerror(errno)))")
         }

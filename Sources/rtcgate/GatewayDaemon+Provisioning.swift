@@ -1,11 +1,12 @@
 import Control
+import Gateway
 import Glibc
 import MediaPlane
 import Signaling
 import TURN
 
 /// The provisioning store at start-up and its changes applied live to the running planes.
-extension Gateway {
+extension GatewayDaemon {
     /// The store's records in force now (empty without a store).
     func provisioned() -> ProvisionedCredentials {
         guard let store else { return ProvisionedCredentials() }

@@ -9,7 +9,7 @@ import Signaling
 /// planes. Secrets are shown once, when created, and never again.
 extension ManagementService {
     /// Runs `request` if it is a provisioning command; nil when it is not one.
-    func runProvisioning(_ request: ControlRequest) throws(ControlFailure) -> JSONValue? {
+    package func runProvisioning(_ request: ControlRequest) throws(ControlFailure) -> JSONValue? {
         switch request.command {
         case "device.list":
             try request.requireOnlyArgs([])
@@ -19,7 +19,7 @@ extension ManagementService {
             let id = try request.string("id")
             guard let device = try store().state.device(id: id) else { throw ControlFailure(.notFound, "device \"\(id)\" does not exist") }
             var members: [(String, JSONValue)] = [("device", Self.json(device))]
-            if let signaling = gateway.signalingService {
+            if let signaling = gateway.signaling {
                 members.append(("online", .bool(signaling.router.isOnline(id))))
                 members.append(("sessions", .array(signaling.sessions().filter { $0["a"]?.stringValue == id || $0["b"]?.stringValue == id })))
             }
@@ -62,7 +62,7 @@ extension ManagementService {
             let name = try request.string("name")
             let password = try request.string("password")
             guard !password.isEmpty else { throw ControlFailure(.badRequest, "turn-user.add: password must not be empty") }
-            let realm = gateway.configuration.realm
+            let realm = gateway.realm
             let user = try change { state throws(ProvisioningError) in
                 try state.addTurnUser(name: name, realm: realm, password: password, now: Self.now())
             }
@@ -116,7 +116,7 @@ extension ManagementService {
     }
 
     /// Writes a change to the store, then applies the new state to the running planes.
-    func change<T>(_ body: (inout ProvisioningState) throws(ProvisioningError) -> T) throws(ControlFailure) -> T {
+    package func change<T>(_ body: (inout ProvisioningState) throws(ProvisioningError) -> T) throws(ControlFailure) -> T {
         let store = try store()
         let before = store.state
         let result: T
@@ -130,25 +130,25 @@ extension ManagementService {
         return result
     }
 
-    static func now() -> Int64 { Int64(time(nil)) }
+    package static func now() -> Int64 { Int64(time(nil)) }
 
-    static func role(_ text: String) throws(ControlFailure) -> DeviceRole {
+    package static func role(_ text: String) throws(ControlFailure) -> DeviceRole {
         guard let role = DeviceRole(rawValue: text) else { throw ControlFailure(.badRequest, "role must be device or viewer, not '\(text)'") }
         return role
     }
 
-    static func json(_ device: DeviceRecord) -> JSONValue {
+    package static func json(_ device: DeviceRecord) -> JSONValue {
         ["id": .string(device.id), "role": .string(device.role.rawValue), "groups": .array(device.groups.map(JSONValue.string)),
          "allow": .array(device.allow.map(JSONValue.string)), "relayOnly": .bool(device.relayOnly),
          "broker": .bool(device.brokerManaged), "createdAt": .number(JSONNumber(Int(device.createdAt))),
          "updatedAt": .number(JSONNumber(Int(device.updatedAt)))]
     }
 
-    static func json(_ user: TurnUserRecord) -> JSONValue {
+    package static func json(_ user: TurnUserRecord) -> JSONValue {
         ["name": .string(user.name), "realm": .string(user.realm), "createdAt": .number(JSONNumber(Int(user.createdAt)))]
     }
 
-    static func json(_ secret: RestSecretRecord) -> JSONValue {
+    package static func json(_ secret: RestSecretRecord) -> JSONValue {
         ["id": .string(secret.id), "fingerprint": .string(secret.fingerprint), "createdAt": .number(JSONNumber(Int(secret.createdAt))),
          "retiresAt": secret.retiresAt.map { .number(JSONNumber(Int($0))) } ?? .null]
     }

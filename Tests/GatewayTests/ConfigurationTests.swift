@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import rtcgate
+@testable import Gateway
 
 final class ConfigFileTests: XCTestCase {
     func testReadsEverySpellingOfASetting() throws {

@@ -1,16 +1,22 @@
 /// One `key = value` setting read from a configuration file or a command-line flag.
-struct ConfigEntry: Equatable {
-    var key: String
-    var value: String
+package struct ConfigEntry: Equatable {
+    package var key: String
+    package var value: String
     /// Where it came from, for error messages: `file:line` or `--flag`.
-    var origin: String
+    package var origin: String
 }
 
 /// A configuration problem, with where it was found.
-struct ConfigError: Error, CustomStringConvertible, Equatable {
-    var origin: String
-    var message: String
-    var description: String { "\(origin): \(message)" }
+package struct ConfigError: Error, CustomStringConvertible, Equatable {
+    package var origin: String
+    package var message: String
+
+    package init(origin: String, message: String) {
+        self.origin = origin
+        self.message = message
+    }
+
+    package var description: String { "\(origin): \(message)" }
 }
 
 /// Reads coturn/mosquitto-style configuration text: one setting per line as `key=value`,
@@ -18,11 +24,11 @@ struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// a key may repeat where the option is a list (e.g. `listening-ip`). Keys are ASCII and
 /// case-insensitive, `_` and `-` alike; values are kept as written (UTF-8), without quotes.
 /// Works on UTF-8 bytes: the syntax is ASCII, so no grapheme-aware processing is needed.
-enum ConfigFile {
+package enum ConfigFile {
     private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), cr = UInt8(ascii: "\r")
     private static let quote = UInt8(ascii: "\"")
 
-    static func parse(_ text: String, origin: String) throws(ConfigError) -> [ConfigEntry] {
+    package static func parse(_ text: String, origin: String) throws(ConfigError) -> [ConfigEntry] {
         var entries: [ConfigEntry] = []
         var lineNumber = 0
         for rawLine in Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
@@ -54,7 +60,7 @@ enum ConfigFile {
     }
 
     /// Lower-case ASCII letters, digits and `-` (with `_` read as `-`); nil for anything else.
-    static func normalizedKey<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
+    package static func normalizedKey<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
         guard !bytes.isEmpty else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -83,7 +89,7 @@ enum ConfigFile {
 
 extension String {
     /// ASCII-only lower-casing (option values such as log levels and booleans are ASCII words).
-    var asciiLowercased: String {
+    package var asciiLowercased: String {
         String(decoding: utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }

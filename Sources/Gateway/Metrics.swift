@@ -11,35 +11,37 @@ import TURN
 /// One metric sample: a Prometheus-style name (`rtcgate_…`, `_total` for counters), its kind,
 /// help text, labels and value. `stats` shows them as JSON; `stats.prometheus` and the metrics
 /// listener render them in the Prometheus text format (version 0.0.4).
-struct MetricSample: Equatable {
-    enum Kind: String { case counter, gauge }
+package struct MetricSample: Equatable {
+    package enum Kind: String { case counter, gauge }
 
-    var name: String
-    var kind: Kind
-    var help: String
-    var labels: [(String, String)] = []
-    var value: UInt64
+    package var name: String
+    package var kind: Kind
+    package var help: String
+    package var labels: [(String, String)] = []
+    package var value: UInt64
 
-    static func == (a: MetricSample, b: MetricSample) -> Bool {
+    package static func == (a: MetricSample, b: MetricSample) -> Bool {
         a.name == b.name && a.kind == b.kind && a.value == b.value && a.labels.map(\.0) == b.labels.map(\.0)
             && a.labels.map(\.1) == b.labels.map(\.1)
     }
 }
 
 /// Gathers every counter of every plane into samples.
-struct MetricsCollector {
-    var samples: [MetricSample] = []
+package struct MetricsCollector {
+    package var samples: [MetricSample] = []
 
-    mutating func counter(_ name: String, _ help: String, _ value: UInt64, _ labels: [(String, String)] = []) {
+    package init() {}
+
+    package mutating func counter(_ name: String, _ help: String, _ value: UInt64, _ labels: [(String, String)] = []) {
         samples.append(MetricSample(name: "rtcgate_" + name, kind: .counter, help: help, labels: labels, value: value))
     }
 
-    mutating func gauge(_ name: String, _ help: String, _ value: UInt64, _ labels: [(String, String)] = []) {
+    package mutating func gauge(_ name: String, _ help: String, _ value: UInt64, _ labels: [(String, String)] = []) {
         samples.append(MetricSample(name: "rtcgate_" + name, kind: .gauge, help: help, labels: labels, value: value))
     }
 
     /// The media plane (summed over workers).
-    mutating func add(media total: MediaCounters, workers: Int) {
+    package mutating func add(media total: MediaCounters, workers: Int) {
         gauge("media_workers", "Media worker threads.", UInt64(workers))
         let stun = total.stun
         counter("stun_requests_total", "STUN requests received.", stun.requests)
@@ -81,7 +83,7 @@ struct MetricsCollector {
     }
 
     /// The signaling plane: the router and its MQTT connection.
-    mutating func add(signaling counters: SignalingCounters, mqtt: MQTTCounters, connected: Bool, pending: Int) {
+    package mutating func add(signaling counters: SignalingCounters, mqtt: MQTTCounters, connected: Bool, pending: Int) {
         gauge("mqtt_connected", "1 while connected to the broker.", connected ? 1 : 0)
         counter("mqtt_connects_total", "Successful broker connections.", mqtt.connects)
         counter("mqtt_disconnects_total", "Broker connections lost.", mqtt.disconnects)
@@ -108,7 +110,7 @@ struct MetricsCollector {
     }
 
     /// The control socket.
-    mutating func add(control counters: ControlServerCounters) {
+    package mutating func add(control counters: ControlServerCounters) {
         counter("control_connections_total", "Control socket connections admitted.", counters.accepted)
         counter("control_refused_total", "Control socket connections refused, by reason.", counters.refusedForbidden, [("reason", "forbidden")])
         counter("control_refused_total", "Control socket connections refused, by reason.", counters.refusedBusy, [("reason", "busy")])
@@ -118,7 +120,7 @@ struct MetricsCollector {
     }
 
     /// The Prometheus text exposition: one HELP/TYPE block per metric name, samples in order.
-    var prometheusText: String {
+    package var prometheusText: String {
         var text = ""
         var described = Set<String>()
         for sample in samples {
@@ -135,7 +137,7 @@ struct MetricsCollector {
     }
 
     /// The samples as JSON: `{name: value}` for unlabelled samples, `{name: {label=value: n}}` otherwise.
-    var json: JSONValue {
+    package var json: JSONValue {
         var members: [(String, JSONValue)] = []
         for sample in samples {
             let key = String(sample.name.dropFirst("rtcgate_".count))
@@ -175,8 +177,8 @@ struct MetricsCollector {
 }
 
 /// The process's resident memory, from /proc/self/statm.
-enum ProcessMemory {
-    static func residentBytes() -> UInt64 {
+package enum ProcessMemory {
+    package static func residentBytes() -> UInt64 {
         guard let file = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(file) }
         var size: UInt = 0

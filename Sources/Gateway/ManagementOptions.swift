@@ -1,29 +1,29 @@
 /// The management plane's settings: the control socket, the state directory holding the
 /// provisioning store, and the optional Prometheus listener.
-struct ManagementOptions {
+package struct ManagementOptions {
     /// Unix socket of the control protocol (docs/control.md); empty disables it.
-    var controlSocket = "/run/rtcgate/control.sock"
+    package var controlSocket = "/run/rtcgate/control.sock"
     /// Group (name or number) whose members may use the control socket, besides root and the
     /// daemon's own user.
-    var controlGroup: String?
+    package var controlGroup: String?
     /// File mode of the control socket.
-    var controlMode: UInt32 = 0o660
+    package var controlMode: UInt32 = 0o660
     /// Folder of the provisioning store (`provisioning.json`); empty: no store.
-    var stateDirectory = "/var/lib/rtcgate"
+    package var stateDirectory = "/var/lib/rtcgate"
     /// `127.0.0.1:PORT` (or `[::1]:PORT`) for Prometheus scrapes; nil: off.
-    var metricsListen: String?
+    package var metricsListen: String?
     /// Control clients connected at once.
-    var controlMaxClients = 8
+    package var controlMaxClients = 8
     /// Unsent reply bytes one control client may hold.
-    static let controlSendLimitBytes = 1 << 20
+    package static let controlSendLimitBytes = 1 << 20
     /// Serve TURN even while no credential is configured yet, so users and secrets can be
     /// provisioned live over the control socket.
-    var turnAlways = false
+    package var turnAlways = false
 }
 
 extension ConfigOption {
     /// The management plane's options.
-    static let management: [ConfigOption] = [
+    package static let management: [ConfigOption] = [
         ConfigOption("control-socket", help: "Path of the control socket (rtcgate ctl); empty disables it. Default /run/rtcgate/control.sock.") { config, value throws(ConfigError) in
             config.management.controlSocket = value
         },

@@ -3,19 +3,24 @@ import Signaling
 
 /// The memory a configuration reserves at start-up and the most the bounded tables of the main
 /// thread can grow to, broken down, checked against the board's `memory-budget-mib`.
-struct MemoryReport {
-    let configuration: GatewayConfiguration
-    let media: MediaWorkerConfig
+package struct MemoryReport {
+    package let configuration: GatewayConfiguration
+    package let media: MediaWorkerConfig
+
+    package init(configuration: GatewayConfiguration, media: MediaWorkerConfig) {
+        self.configuration = configuration
+        self.media = media
+    }
 
     /// Resident memory of the static binary beside its pools and tables (measured on x86_64 with
     /// `packaging/dev/footprint.sh`: a53-256m idles at 18.2 MiB with its 1.7 MiB reserved all
     /// touched; runtime, code, libcrypto and libmosquitto with its libssl make up the rest).
-    static let runtimeFloorBytes = 17 << 20
+    package static let runtimeFloorBytes = 17 << 20
 
-    var reservedBytes: Int { media.reservedBytes.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers }
+    package var reservedBytes: Int { media.reservedBytes.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers }
 
     /// Tables of the main thread that grow with use, each capped: (part, most bytes).
-    var boundedParts: [(part: String, bytes: Int)] {
+    package var boundedParts: [(part: String, bytes: Int)] {
         var parts: [(String, Int)] = []
         let signaling = configuration.signaling
         if signaling.enabled {
@@ -33,19 +38,19 @@ struct MemoryReport {
         return parts
     }
 
-    var boundedBytes: Int { boundedParts.reduce(0) { $0 + $1.bytes } }
+    package var boundedBytes: Int { boundedParts.reduce(0) { $0 + $1.bytes } }
 
     /// Runtime floor + reserved + bounded: the most rtcgate should ever be resident at.
-    var peakBytes: Int { Self.runtimeFloorBytes + reservedBytes + boundedBytes }
+    package var peakBytes: Int { Self.runtimeFloorBytes + reservedBytes + boundedBytes }
 
     /// A message when the peak exceeds the board's budget.
-    var budgetProblem: String? {
+    package var budgetProblem: String? {
         guard let budget = configuration.memoryBudgetMiB, peakBytes > budget << 20 else { return nil }
         return "the configuration may need \(kib(peakBytes)), more than the board's memory budget of \(budget) MiB: "
             + "lower pool-slots, max-allocations, tcp-max-connections, signal-max-sessions or mqtt-max-unacked-kib"
     }
 
-    var text: String {
+    package var text: String {
         let workers = configuration.resolvedWorkers
         var lines = ["configuration OK",
                      "listening: \(media.listenAddresses.map(\.description).joined(separator: ", "))"

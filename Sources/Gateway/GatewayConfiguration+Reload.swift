@@ -1,0 +1,30 @@
+/// What a reload (SIGHUP, `ctl reload`) can and cannot apply live.
+extension GatewayConfiguration {
+    /// The settings that differ and only take effect after a restart.
+    package static func restartNeeded(from old: GatewayConfiguration, to new: GatewayConfiguration) -> [String] {
+        var changed: [String] = []
+        func check(_ name: String, _ differs: Bool) { if differs { changed.append(name) } }
+        check("listening-ip", old.listeningIPs != new.listeningIPs)
+        check("listening-port", old.listeningPort != new.listeningPort)
+        check("workers", old.resolvedWorkers != new.resolvedWorkers)
+        check("pool-slots", old.media.poolSlots != new.media.poolSlots || old.media.poolSlotSize != new.media.poolSlotSize)
+        check("no-udp/no-tcp", old.media.udp != new.media.udp || old.media.tcp != new.media.tcp)
+        check("realm", old.realm != new.realm)
+        check("relay-ip", old.turn.relayIPs != new.turn.relayIPs)
+        check("min-port/max-port", old.turn.minPort != new.turn.minPort || old.turn.maxPort != new.turn.maxPort)
+        check("allowed-peer-ip/denied-peer-ip", old.turn.allowedPeers != new.turn.allowedPeers || old.turn.deniedPeers != new.turn.deniedPeers)
+        check("max-allocations", old.turn.limits.maxAllocations != new.turn.limits.maxAllocations)
+        let a = old.signaling, b = new.signaling
+        check("mqtt-*", a.mqttHost != b.mqttHost || a.mqttPort != b.mqttPort || a.mqttUser != b.mqttUser
+              || a.mqttPassword != b.mqttPassword || a.mqttPasswordFile != b.mqttPasswordFile || a.mqttProtocol != b.mqttProtocol
+              || a.mqttTLSCAFile != b.mqttTLSCAFile || a.mqttTLSCertFile != b.mqttTLSCertFile || a.mqttTLSKeyFile != b.mqttTLSKeyFile)
+        check("signal-* limits", a.topicPrefix != b.topicPrefix || a.maxSessions != b.maxSessions || a.maxViewersPerDevice != b.maxViewersPerDevice
+              || a.maxPayloadBytes != b.maxPayloadBytes || a.maxClients != b.maxClients || a.offerTimeoutSeconds != b.offerTimeoutSeconds
+              || a.idleTimeoutSeconds != b.idleTimeoutSeconds || a.iceTTLSeconds != b.iceTTLSeconds || a.iceHost != b.iceHost)
+        check("cluster-instance/broker-dynsec", a.clusterInstance != b.clusterInstance || a.brokerDynsec != b.brokerDynsec)
+        let m = old.management, n = new.management
+        check("control-*/state-dir/metrics-listen", m.controlSocket != n.controlSocket || m.controlMode != n.controlMode
+              || m.controlGroup != n.controlGroup || m.stateDirectory != n.stateDirectory || m.metricsListen != n.metricsListen)
+        return changed
+    }
+}

@@ -1,0 +1,224 @@
+import BrokerAdmin
+import Glibc
+import JSON
+import Logging
+import MQTT
+import Reactor
+import Signaling
+import TURN
+
+/// Mints the TURN credentials of `ICE_CONFIG` with the relay's own REST secrets, so what the
+/// router hands out is exactly what the TURN relay accepts. A class: secrets change live
+/// (`secret.add`, `secret.rotate`), and the router keeps this one minter.
+package final class RestCredentialMinter: IceCredentialMinter {
+    package private(set) var credentials: RestCredentials
+
+    package init(secrets: [String]) { credentials = RestCredentials(secrets: secrets) }
+
+    /// Mints with the newest of `secrets` from now on (none: ICE_CONFIG lists STUN only).
+    package func replace(secrets: [String]) { credentials = RestCredentials(secrets: secrets) }
+
+    package func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)? {
+        credentials.mint(clientId: clientId, now: unixNow, ttl: ttl).map { ($0.username, $0.password) }
+    }
+}
+
+/// The signaling plane's shell: the MQTT client and the pure `SignalingNode` on the main loop.
+/// Messages from the broker go to the node; what it returns is published (by this instance, in
+/// a cluster, only for the clients it owns); a timer drives the router's timeouts and
+/// ICE_CONFIG refreshes.
+package final class SignalingService: MQTTClientDelegate, TimerHandler {
+    package let node: SignalingNode
+    package var router: SignalingRouter { node.router }
+    package let client: MQTTClient
+    package let minter: RestCredentialMinter
+    /// Devices' broker logins (nil unless `broker-dynsec`).
+    package private(set) var brokerAdmin: DynsecProvisioner?
+    private let loop: EventLoop
+    private let logger = Logger(label: "rtcgate.signaling")
+    private var outbox: [OutboundMessage] = []
+    /// In a cluster: replicated provisioning records (`{p}/_cluster/state/{key}`) go here.
+    package var onClusterState: ((_ key: String, _ payload: UnsafeRawBufferPointer) -> Void)?
+    /// Called after every (re)connect to the broker.
+    package var onConnected: (() -> Void)?
+    private var disconnectLogged = false
+    private var stopped = false
+    private static let tickNanos: UInt64 = 200_000_000
+
+    package init(settings: SignalingSettings, loop: EventLoop) throws {
+        self.loop = loop
+        minter = settings.minter
+        let router = SignalingRouter(config: settings.router, policy: settings.policy, iceServers: settings.iceServers,
+                                     minter: settings.minter)
+        node = SignalingNode(router: router, clusterInstance: settings.clusterInstance)
+        var mqtt = settings.mqtt
+        mqtt.subscriptions = node.subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
+        client = try MQTTClient(config: mqtt, loop: loop)
+        client.delegate = self
+        if settings.brokerDynsec {
+            brokerAdmin = DynsecProvisioner(client: client, loop: loop, topicPrefix: settings.router.topicPrefix)
+        }
+        outbox.reserveCapacity(16)
+    }
+
+    /// Status messages dropped for being larger than a status can be.
+    package var oversizedStatuses: UInt64 { node.oversizedStatuses }
+
+    package func start() {
+        client.start()
+        loop.timers.schedule(at: MonotonicClock.now() + Self.tickNanos, handler: self)
+    }
+
+    /// Tells clients with live sessions to go away (GO_AWAY, END shutdown), publishes the
+    /// gateway's offline status and disconnects cleanly.
+    package func shutdown(graceSeconds: Int) {
+        guard !stopped else { return }
+        stopped = true
+        if client.isConnected {
+            let successors = node.successors
+            if !successors.isEmpty {
+                // The others take this instance's clients over: no GO_AWAY or END from here.
+                logger.notice("cluster: leaving; \(successors.joined(separator: ",")) take over")
+            } else {
+                router.shutdown(graceSec: graceSeconds, clock: clock(), into: &outbox)
+                flushOutbox()
+                if node.cluster != nil { publishGatewayStatus(online: false) }
+            }
+        }
+        client.stop()
+    }
+
+    /// Applies a new set of provisioned clients; sessions no longer allowed end with `END policy`.
+    /// The presence subscription is renewed so the broker replays the retained status of clients
+    /// that were connected before they were provisioned.
+    package func updatePolicy(_ policy: SignalingPolicy) {
+        router.updatePolicy(policy, into: &outbox)
+        flushOutbox()
+        client.resubscribe(node.topics.statusFilter)
+    }
+
+    private func clock() -> SignalingClock {
+        SignalingClock(monotonicMs: MonotonicClock.now() / 1_000_000, unixSeconds: UInt64(max(0, time(nil))))
+    }
+
+    private func flushOutbox() {
+        for message in outbox where node.publishes(message) {
+            client.publish(topic: message.topic, payload: message.payload, correlationData: message.correlationData)
+        }
+        outbox.removeAll(keepingCapacity: true)
+    }
+
+    private func publishGatewayStatus(online: Bool) {
+        let payload = online ? #"{"state":"online"}"# : #"{"state":"offline"}"#
+        client.publish(topic: node.topics.gatewayStatus, payload: Array(payload.utf8), retain: true, expirySeconds: 0)
+    }
+
+    /// `drain`: GO_AWAY to clients with sessions, no new sessions. Returns how many were told.
+    package func drain(graceSeconds: Int) -> Int {
+        router.drain(graceSec: graceSeconds, into: &outbox)
+        let told = outbox.count
+        flushOutbox()
+        return told
+    }
+
+    /// Live sessions for `session.list`.
+    package func sessions() -> [JSONValue] {
+        router.sessionInfos(clock: clock()).map { info in
+            ["sid": .string(info.sid), "a": .string(info.a), "b": .string(info.b), "state": .string(info.state),
+             "offerer": .string(info.offerer), "ageSeconds": .number(JSONNumber(info.ageMs / 1_000)),
+             "idleSeconds": .number(JSONNumber(info.idleMs / 1_000))]
+        }
+    }
+
+    /// `session.end`: END to both parties; false when there is no such session.
+    package func endSession(sid: String, a: String, b: String, reason: EndReason) -> Bool {
+        let ended = router.endSession(sid: sid, between: a, and: b, reason: reason, into: &outbox)
+        flushOutbox()
+        return ended
+    }
+
+    /// Counters for the periodic summary line.
+    package func summary() -> Logger.Metadata {
+        let counters = router.counters
+        let mqtt = client.counters
+        var metadata: Logger.Metadata = [
+            "mqtt_connected": "\(client.isConnected)",
+            "mqtt_connects": "\(mqtt.connects)",
+            "mqtt_in": "\(mqtt.messagesIn)",
+            "mqtt_published": "\(mqtt.published)",
+            "mqtt_acked": "\(mqtt.acknowledged)",
+            "mqtt_publish_drops": "\(mqtt.publishDrops)",
+            "signal_in": "\(counters.messagesIn)",
+            "signal_forwarded": "\(counters.forwarded)",
+            "signal_replies": "\(counters.replies)",
+            "signal_gateway_messages": "\(counters.gatewayMessages)",
+            "sessions_live": "\(counters.sessionsLive)",
+            "sessions_started": "\(counters.sessionsStarted)",
+            "presence_online": "\(counters.presenceOnline)",
+            "presence_offline": "\(counters.presenceOffline)",
+        ]
+        for code in SignalingErrorCode.allCases where counters.refusals[code] > 0 {
+            metadata["signal_refused_\(code.rawValue)"] = "\(counters.refusals[code])"
+        }
+        if node.presence.discardedOnBrokerLoss > 0 {
+            metadata["presence_discarded_on_broker_loss"] = "\(node.presence.discardedOnBrokerLoss)"
+        }
+        return metadata
+    }
+
+    // MARK: MQTTClientDelegate
+
+    package func mqttClientDidConnect(_ client: MQTTClient, protocolVersion: Int) {
+        disconnectLogged = false
+        if node.cluster != nil { publishGatewayStatus(online: true) }
+        onConnected?()
+        node.brokerConnected(clock: clock())
+        logger.notice("signaling connected to the broker", metadata: [
+            "broker": "\(client.config.host):\(client.config.port)",
+            "mqtt": "\(protocolVersion == 5 ? "5" : "3.1.1")",
+            "subscriptions": "\(node.subscriptions.joined(separator: ","))",
+        ])
+    }
+
+    package func mqttClientDidDisconnect(_ client: MQTTClient, reason: String) {
+        node.brokerLost()
+        // The first failure is a warning; the retries that follow stay quiet until it comes back.
+        if !disconnectLogged {
+            logger.warning("signaling: broker unreachable, retrying (back-off up to \(client.config.reconnectMaxMs) ms)",
+                           metadata: ["broker": "\(client.config.host):\(client.config.port)", "reason": "\(reason)"])
+            disconnectLogged = true
+        } else {
+            logger.debug("signaling: broker still unreachable", metadata: ["reason": "\(reason)"])
+        }
+    }
+
+    package func mqttClient(_ client: MQTTClient, didReceive topic: String, payload: UnsafeRawBufferPointer,
+                            correlationData: [UInt8]?, retained: Bool) {
+        if let brokerAdmin, topic == DynsecCommands.responseTopic {
+            brokerAdmin.handleResponse(payload: payload)
+            return
+        }
+        switch node.receive(topic: topic, payload: payload, correlationData: correlationData, clock: clock(), into: &outbox) {
+        case .clusterState(let key):
+            onClusterState?(key, payload)
+        case .clusterPresence(let instance, let online, changed: true):
+            logger.notice("cluster: instance \(instance) is \(online ? "online" : "offline")", metadata: [
+                "online": "\(node.cluster?.online.joined(separator: ",") ?? "")",
+            ])
+        case .routed, .oversizedStatus, .clusterPresence, .unrouted:
+            break
+        }
+        flushOutbox()
+    }
+
+    // MARK: TimerHandler
+
+    package func timerFired(context: UInt64, now: UInt64) {
+        guard !stopped else { return }
+        for id in node.tick(clock: clock(), into: &outbox) {
+            logger.info("signaling: no presence from \(id) since the broker came back; treating it as offline")
+        }
+        flushOutbox()
+        loop.timers.schedule(at: now + Self.tickNanos, handler: self)
+    }
+}
