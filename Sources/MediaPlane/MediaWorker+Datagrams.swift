@@ -58,8 +58,8 @@ extension MediaWorker {
                              into out: UnsafeMutableRawBufferPointer, connection: StreamConnection?) -> Int? {
         if let turn, bytes.count >= 4 {
             if bytes[0] >> 6 == 1 {
-                if case .toPeer(let id, let peer, let data) = turn.core.relayChannelData(bytes, from: tuple, now: now) {
-                    sendToPeer(turn, id, peer, data)
+                if case .toPeer(_, let relayed, let peer, let data) = turn.core.relayChannelData(bytes, from: tuple, now: now) {
+                    sendToPeer(turn, relayed, peer, data)
                 }
                 return nil
             }
@@ -67,14 +67,12 @@ extension MediaWorker {
                 if let message = try? StunMessageView(bytes) {
                     switch header.type.messageClass {
                     case .request:
-                        guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out) else { return nil }
-                        if let connection, header.type.method == .allocate, let id = turn.core.allocations.lookup(tuple) {
-                            turn.streamOwners[Int(id.index)] = (connection, connection.generation)
-                        }
+                        guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out,
+                                                                           connection: connection) else { return nil }
                         return length
                     case .indication where header.type.method == .send:
-                        if case .toPeer(let id, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {
-                            sendToPeer(turn, id, peer, data)
+                        if case .toPeer(_, let relayed, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {
+                            sendToPeer(turn, relayed, peer, data)
                         }
                         return nil
                     default:
@@ -92,8 +90,8 @@ extension MediaWorker {
 
     /// Queues relayed data for its peer; consecutive datagrams through the same relayed address
     /// go out in one sendmmsg. The data stays where it was received until `flushToPeers`.
-    private func sendToPeer(_ turn: TurnRuntime, _ id: AllocationID, _ peer: TransportAddress, _ data: UnsafeRawBufferPointer) {
-        guard let index = turn.relays.index(of: turn.core.allocations[id].relayed) else { return }
+    private func sendToPeer(_ turn: TurnRuntime, _ relayed: TransportAddress, _ peer: TransportAddress, _ data: UnsafeRawBufferPointer) {
+        guard let index = turn.relays.index(of: relayed) else { return }
         if turn.peerCount > 0 && (turn.peerRelay != index || turn.peerCount == turn.peerBatch.capacity) { flushToPeers() }
         turn.peerRelay = index
         turn.peerBatch.setBuffer(turn.peerCount, start: UnsafeMutableRawPointer(mutating: data.baseAddress!), length: data.count)
@@ -122,26 +120,25 @@ extension MediaWorker {
                 return
             }
             if received == 0 { return }
-            guard let id = relay.allocation, turn.core.allocations.contains(id) else { continue }  // not (or no longer) allocated: drop
+            guard let id = relay.allocation else { continue }  // not allocated (yet): drop
             let now = MonotonicClock.now()
-            let transport = turn.core.allocations[id].fiveTuple.transport
             var pending = 0
+            var server: TransportAddress?
             for i in 0..<received {
                 guard !turn.relayBatch.wasTruncated(at: i),
                       let peer = TransportAddress(UnsafePointer(turn.relayBatch.address(at: i))) else { continue }
                 let data = UnsafeMutableRawBufferPointer(rebasing: turn.relaySlots[i][0..<turn.relayBatch.length(at: i)])
-                guard case .toClient(_, let message) = turn.core.relayPeerData(data, from: peer, to: id, now: now) else { continue }
-                if transport == .tcp {
-                    if let owner = turn.streamOwners[Int(id.index)], owner.connection.generation == owner.generation {
-                        owner.connection.send(message, loop: loop)
-                    }
+                guard case .toClient(_, let fiveTuple, let message) = turn.core.relayPeerData(data, from: peer, to: id, now: now) else { continue }
+                if fiveTuple.transport == .tcp {
+                    turn.attachments.liveOwner(of: id)?.send(message, loop: loop)
                 } else {
                     sendBatch.setBuffer(pending, start: UnsafeMutableRawPointer(mutating: message.baseAddress!), length: message.count)
-                    sendBatch.setAddress(pending, SocketAddress(turn.core.allocations[id].fiveTuple.client))
+                    sendBatch.setAddress(pending, SocketAddress(fiveTuple.client))
+                    server = fiveTuple.server
                     pending += 1
                 }
             }
-            if pending > 0, let socketIndex = serverSocketIndex(of: turn.core.allocations[id].fiveTuple.server) {
+            if pending > 0, let server, let socketIndex = serverSocketIndex(of: server) {
                 let result = udpSockets[socketIndex].send(sendBatch, count: pending)
                 counters.udpDatagramsOut &+= UInt64(result.sent)
                 counters.udpSendFailures &+= UInt64(result.failed)

@@ -17,8 +17,9 @@ final class RelayPortPool: RelayAddressProvider {
     struct Relay {
         let socket: UDPSocket
         let registration: Registration
-        /// Set once the Allocate that opened it has succeeded.
-        var allocation: AllocationID?
+        /// The allocation it relays for; set by the TURN core (`bind`) once the Allocate that
+        /// opened it has succeeded, and gone with the relay when the core closes it.
+        fileprivate(set) var allocation: AllocationID?
     }
 
     private let ports: [UInt16]
@@ -71,7 +72,7 @@ final class RelayPortPool: RelayAddressProvider {
                                                   bufferBytes: socketBufferBytes, segmentation: segmentation) else { continue }
                 held = socket
             }
-            guard bind(ip: ip, port: port) else { continue }
+            guard bindSocket(ip: ip, port: port) else { continue }
             var token: UInt64?
             if let held {
                 guard let reserved = reservations.reserve(TransportAddress(ip: ip, port: port + 1), socket: held, now: now) else {
@@ -111,9 +112,11 @@ final class RelayPortPool: RelayAddressProvider {
     }
 
     /// The relay open on `index` (the handler's number).
-    subscript(index: Int) -> Relay? {
-        get { relays[index] }
-        set { relays[index] = newValue }
+    subscript(index: Int) -> Relay? { relays[index] }
+
+    func bind(_ address: TransportAddress, to id: AllocationID) {
+        guard let index = index(of: address), relays[index] != nil else { return }
+        relays[index]?.allocation = id
     }
 
     /// The relay index of a relayed address.
@@ -123,7 +126,7 @@ final class RelayPortPool: RelayAddressProvider {
         range.contains(port) ? Int(port - range.lowerBound) : nil
     }
 
-    private func bind(ip: IPAddress, port: UInt16) -> Bool {
+    private func bindSocket(ip: IPAddress, port: UInt16) -> Bool {
         guard let index = index(of: port),
               let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port)), bufferBytes: socketBufferBytes, segmentation: segmentation) else {
             return false

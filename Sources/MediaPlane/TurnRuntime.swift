@@ -18,11 +18,8 @@ final class TurnRuntime {
     let peerBatch: DatagramBatch
     var peerCount = 0
     var peerRelay = 0
-    /// For allocations made over TCP: the connection that owns each (by allocation index).
-    var streamOwners: [(connection: StreamConnection, generation: UInt32)?]
-    /// The username each allocation was made with (by allocation index), for listings. Set on
-    /// the control path (Allocate), never per packet.
-    var userNames: [String?]
+    /// Usernames and owning TCP connections of the allocations.
+    var attachments: AllocationAttachments
     /// Relay send failures (peer unreachable, socket buffer full).
     var relaySendFailures: UInt64 = 0
 
@@ -47,59 +44,44 @@ final class TurnRuntime {
             slots.append(usable)
         }
         relaySlots = slots
-        streamOwners = Array(repeating: nil, count: core.allocations.capacity)
-        userNames = Array(repeating: nil, count: core.allocations.capacity)
+        attachments = AllocationAttachments(capacity: core.allocations.capacity)
     }
 
-    /// Handles a TURN request and, for a new allocation, ties its relay sockets to it.
+    /// Handles a TURN request; a new allocation is tied to its relay sockets by the core
+    /// (`RelayAddressProvider.bind`) and to its username and TCP connection here.
     func handleRequest(_ request: StunMessageView, from tuple: FiveTuple, now: UInt64,
-                       into response: UnsafeMutableRawBufferPointer) -> TurnReply {
+                       into response: UnsafeMutableRawBufferPointer, connection: StreamConnection?) -> TurnReply {
         var auth = authenticator
         var pool = relays
         let policy = self.policy
         let reply = core.handleRequest(request, from: tuple, now: now, auth: &auth, relays: &pool,
                                        policy: { policy.evaluate($0).isAllowed }, into: response)
-        if request.type.method == .allocate, let id = core.allocations.lookup(tuple) {
-            if core.allocations[id].creatingTransaction == request.transactionID {
-                userNames[Int(id.index)] = request.username.map { String(decoding: $0, as: UTF8.self) } ?? "(userhash)"
-            }
-            for address in [core.allocations[id].relayed, core.allocations[id].additionalRelayed] {
-                if let address, let index = relays.index(of: address), relays[index]?.allocation == nil {
-                    relays[index]?.allocation = id
-                }
-            }
+        if request.type.method == .allocate, let id = core.allocations.lookup(tuple),
+           core.allocations[id].creatingTransaction == request.transactionID {
+            attachments.setUserName(request.username.map { String(decoding: $0, as: UTF8.self) } ?? "(userhash)", for: id)
+            if let connection { attachments.setOwner(connection, for: id) }
         }
         return reply
     }
 
+    /// Ends allocation `id` (its relays closed).
+    func remove(_ id: AllocationID) {
+        var pool = relays
+        core.removeAllocation(id, relays: &pool)
+    }
+
     /// Removes expired allocations and closes their relays.
     func expire(now: UInt64) {
-        let relays = self.relays
         relays.expireReservations(now: now)
-        core.allocations.removeExpired(now: now) { id, allocation in
-            relays.closeRelay(allocation.relayed)
-            if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
-            streamOwners[Int(id.index)] = nil
-            userNames[Int(id.index)] = nil
-        }
+        var pool = relays
+        core.removeExpired(now: now, relays: &pool)
     }
 
     /// Deletes every allocation owned by a closed TCP connection (RFC 8656 §3.1: the
     /// allocation lives as long as the connection).
     func connectionClosed(_ connection: StreamConnection) {
-        let client = TransportAddress(connection.peer)
-        for index in streamOwners.indices {
-            guard let owner = streamOwners[index], owner.connection === connection else { continue }
-            streamOwners[index] = nil
-            // The record may have been freed (Refresh 0) and reused since: only a TCP allocation
-            // of this connection's client goes with it.
-            for id in core.allocations.ids where id.index == UInt32(index)
-                && core.allocations[id].fiveTuple.transport == .tcp && core.allocations[id].fiveTuple.client == client {
-                relays.closeRelay(core.allocations[id].relayed)
-                if let additional = core.allocations[id].additionalRelayed { relays.closeRelay(additional) }
-                userNames[index] = nil
-                core.allocations.remove(id)
-            }
+        for id in core.allocations.ids where attachments[id]?.owner?.connection === connection {
+            remove(id)
         }
     }
 }

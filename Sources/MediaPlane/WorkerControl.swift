@@ -142,7 +142,7 @@ extension TurnRuntime {
                 worker: worker, client: allocation.fiveTuple.client,
                 transport: allocation.fiveTuple.transport == .tcp ? "tcp" : "udp",
                 relayed: allocation.relayed, additionalRelayed: allocation.additionalRelayed,
-                user: userNames[Int(id.index)] ?? "",
+                user: attachments[id]?.userName ?? "",
                 ageSeconds: (now &- allocation.created) / 1_000_000_000,
                 lifetimeSeconds: allocation.expiry > now ? (allocation.expiry - now) / 1_000_000_000 : 0,
                 bytesToPeer: allocation.bytesToPeer, bytesToClient: allocation.bytesToClient,
@@ -154,11 +154,7 @@ extension TurnRuntime {
     func kill(client: TransportAddress) -> Int {
         var killed = 0
         for id in core.allocations.ids where core.allocations[id].fiveTuple.client == client {
-            relays.closeRelay(core.allocations[id].relayed)
-            if let additional = core.allocations[id].additionalRelayed { relays.closeRelay(additional) }
-            streamOwners[Int(id.index)] = nil
-            userNames[Int(id.index)] = nil
-            core.allocations.remove(id)
+            remove(id)
             killed += 1
         }
         return killed

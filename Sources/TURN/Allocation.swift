@@ -72,6 +72,14 @@ public struct Allocation: Sendable {
         relayed.ip.isIPv4 == peer.isIPv4 || additionalRelayed.map { $0.ip.isIPv4 == peer.isIPv4 } == true
     }
 
+    /// The relayed address that sends to `peer`: the one of its family (a permission is only
+    /// granted for a family the allocation relays, RFC 8656 §9.1).
+    @inlinable
+    public func relayed(toward peer: IPAddress) -> TransportAddress {
+        if let additionalRelayed, relayed.ip.isIPv4 != peer.isIPv4 { return additionalRelayed }
+        return relayed
+    }
+
     /// Spends `bytes` of the allocation's bandwidth budget (`rate` bytes/s, one second deep);
     /// false when the budget is exhausted. A rate of 0 means no cap.
     @inlinable

@@ -26,3 +26,31 @@ public struct TurnCore {
                                        burst: limits.challengeBurst)
     }
 }
+
+extension TurnCore {
+    /// Ends allocation `id` and closes its relayed addresses: with `removeExpired`, the one way
+    /// an allocation ends (Refresh with lifetime 0, the operator's kill, its TCP connection
+    /// closing).
+    public mutating func removeAllocation<Relays: RelayAddressProvider>(_ id: AllocationID, relays: inout Relays) {
+        guard allocations.contains(id) else { return }
+        Self.closeRelays(of: allocations[id], relays: &relays)
+        allocations.remove(id)
+    }
+
+    /// Ends every allocation whose lifetime has run out, closing their relayed addresses;
+    /// returns how many (no allocation: it runs on the worker's timer).
+    @discardableResult
+    public mutating func removeExpired<Relays: RelayAddressProvider>(now: UInt64, relays: inout Relays) -> Int {
+        var removed = 0
+        allocations.removeExpired(now: now) { _, allocation in
+            Self.closeRelays(of: allocation, relays: &relays)
+            removed += 1
+        }
+        return removed
+    }
+
+    private static func closeRelays<Relays: RelayAddressProvider>(of allocation: Allocation, relays: inout Relays) {
+        relays.closeRelay(allocation.relayed)
+        if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
+    }
+}

@@ -54,6 +54,9 @@ public protocol RelayAddressProvider {
     mutating func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)?
     /// The address held under a RESERVATION-TOKEN, taken out of the reservations; nil if none.
     mutating func claimReservation(_ token: UInt64) -> TransportAddress?
+    /// The allocation `id` now owns the relayed `address` (its Allocate succeeded): data arriving
+    /// there is relayed for it. Called by the core only, as `closeRelay` is when it ends.
+    mutating func bind(_ address: TransportAddress, to id: AllocationID)
     mutating func closeRelay(_ address: TransportAddress)
     /// Sets the don't-fragment bit on everything the relayed address sends (DONT-FRAGMENT in
     /// the Allocate, RFC 8656 §7.2).
@@ -62,4 +65,5 @@ public protocol RelayAddressProvider {
 
 extension RelayAddressProvider {
     public mutating func setDontFragment(_ address: TransportAddress) {}
+    public mutating func bind(_ address: TransportAddress, to id: AllocationID) {}
 }

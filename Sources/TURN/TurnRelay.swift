@@ -1,11 +1,13 @@
 import STUN
 
-/// Where relayed data goes next.
+/// Where relayed data goes next, with everything the shell needs to send it.
 public enum RelayDecision {
-    /// Send `data` from the allocation's relayed address to `peer`.
-    case toPeer(AllocationID, peer: TransportAddress, data: UnsafeRawBufferPointer)
-    /// Send `message` (ChannelData or Data indication, built in place) to the client.
-    case toClient(AllocationID, message: UnsafeRawBufferPointer)
+    /// Send `data` from the allocation's relayed address `relayed` (the one in the peer's
+    /// family) to `peer`.
+    case toPeer(AllocationID, relayed: TransportAddress, peer: TransportAddress, data: UnsafeRawBufferPointer)
+    /// Send `message` (ChannelData or Data indication, built in place) to the client of
+    /// `fiveTuple`, over its transport from its server address.
+    case toClient(AllocationID, fiveTuple: FiveTuple, message: UnsafeRawBufferPointer)
     /// Nothing to send; counted.
     case drop(TurnDropReason)
 }
@@ -23,7 +25,7 @@ extension TurnCore {
         guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
         guard allocations[id].spend(data.count, rate: limits.maxBytesPerSecond, now: now) else { return drop(.bandwidth) }
         noteToPeer(id, bytes: data.count)
-        return .toPeer(id, peer: peer, data: data)
+        return .toPeer(id, relayed: allocations[id].relayed(toward: peer.ip), peer: peer, data: data)
     }
 
     /// A Send indication (already parsed) from a client 5-tuple.
@@ -35,7 +37,7 @@ extension TurnCore {
         guard allocations[id].isPermitted(peer.ip, now: now) else { return drop(.noPermission) }
         guard allocations[id].spend(data.count, rate: limits.maxBytesPerSecond, now: now) else { return drop(.bandwidth) }
         noteToPeer(id, bytes: data.count)
-        return .toPeer(id, peer: peer, data: data)
+        return .toPeer(id, relayed: allocations[id].relayed(toward: peer.ip), peer: peer, data: data)
     }
 
     /// A datagram that arrived on an allocation's relayed address from `peer`. `data` must have
@@ -60,7 +62,7 @@ extension TurnCore {
         counters.packetsToClient &+= 1
         counters.bytesToClient &+= UInt64(data.count)
         allocations[id].bytesToClient &+= UInt64(data.count)
-        return .toClient(id, message: UnsafeRawBufferPointer(message))
+        return .toClient(id, fiveTuple: allocations[id].fiveTuple, message: UnsafeRawBufferPointer(message))
     }
 
     private mutating func noteToPeer(_ id: AllocationID, bytes: Int) {

@@ -151,7 +151,9 @@ extension TurnCore {
                                     creatingTransaction: request.transactionID)
         allocation.additionalRelayed = additional
         switch allocations.insert(allocation) {
-        case .success:
+        case .success(let id):
+            relays.bind(relayed, to: id)
+            if let additional { relays.bind(additional, to: id) }
             return context.allocateSuccess(allocation, lifetime: lifetime, client: tuple.client, additionalFamilyFailed: additionalError,
                                            reservation: reservation)
         case .failure(let refusal):
@@ -173,10 +175,7 @@ extension TurnCore {
         }
         let lifetime = limits.grantedLifetime(requested: request.lifetime)
         if lifetime == 0 {
-            let allocation = allocations[id]
-            relays.closeRelay(allocation.relayed)
-            if let additional = allocation.additionalRelayed { relays.closeRelay(additional) }
-            allocations.remove(id)
+            removeAllocation(id, relays: &relays)
         } else {
             allocations[id].expiry = now + UInt64(lifetime) * 1_000_000_000
         }

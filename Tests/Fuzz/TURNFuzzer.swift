@@ -106,14 +106,16 @@ public func turnFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             checkReply(core.handleRequest(message, from: tuple, now: now, auth: &auth, relays: &relays,
                                           policy: policy, into: response), to: message)
         case .indication:
-            if case .toPeer(_, _, let relayed) = core.relaySendIndication(message, from: tuple, now: now) {
+            if case .toPeer(let id, let relayedAddress, let peer, let relayed) = core.relaySendIndication(message, from: tuple, now: now) {
+                checkRelayed(relayedAddress, of: id, toward: peer)
                 precondition(relayed.baseAddress! >= body.baseAddress! && relayed.baseAddress! + relayed.count <= body.baseAddress! + body.count)
             }
         default:
             break
         }
     }
-    if case .toPeer(_, _, let relayed) = core.relayChannelData(body, from: tuple, now: now) {
+    if case .toPeer(let id, let relayedAddress, let peer, let relayed) = core.relayChannelData(body, from: tuple, now: now) {
+        checkRelayed(relayedAddress, of: id, toward: peer)
         precondition(relayed.baseAddress! >= body.baseAddress! && relayed.baseAddress! + relayed.count <= body.baseAddress! + body.count)
     }
     // The same bytes as a datagram from a peer to every allocation.
@@ -122,7 +124,8 @@ public func turnFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let payload = UnsafeMutableRawBufferPointer(rebasing: slot[64..<(64 + length)])
         if length > 0 { payload.copyMemory(from: UnsafeRawBufferPointer(rebasing: body[0..<length])) }
         let peer = TransportAddress(ip: .v4(0xC000_0200 | UInt32(selector & 0x0F)), port: UInt16(selector) << 1)
-        if case .toClient(_, let message) = core.relayPeerData(payload, from: peer, to: id, now: now) {
+        if case .toClient(_, let fiveTuple, let message) = core.relayPeerData(payload, from: peer, to: id, now: now) {
+            precondition(fiveTuple == core.allocations[id].fiveTuple)
             if message[0] >> 6 == 1 {
                 precondition(ChannelData.parse(message) != nil)
             } else {
@@ -130,6 +133,13 @@ public func turnFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
     }
-    core.allocations.removeExpired(now: now) { _, allocation in relays.closeRelay(allocation.relayed) }
+    core.removeExpired(now: now, relays: &relays)
     return 0
+}
+
+/// A decision to send to a peer names a relayed address of the allocation, in the peer's family.
+private func checkRelayed(_ relayed: TransportAddress, of id: AllocationID, toward peer: TransportAddress) {
+    let allocation = core.allocations[id]
+    precondition(relayed == allocation.relayed || relayed == allocation.additionalRelayed)
+    precondition(relayed.ip.isIPv4 == peer.ip.isIPv4)
 }

@@ -42,7 +42,7 @@ final class TurnRelayTests: XCTestCase {
             }
         }
         sendIndication(to: peer, [1, 2, 3]).withUnsafeBytes { raw in
-            guard case .toPeer(_, let to, let data) = h.core.relaySendIndication(try! StunMessageView(raw), from: clientTuple, now: 1) else {
+            guard case .toPeer(_, _, let to, let data) = h.core.relaySendIndication(try! StunMessageView(raw), from: clientTuple, now: 1) else {
                 return XCTFail("permitted peer")
             }
             XCTAssertEqual(to, peer)
@@ -62,7 +62,7 @@ final class TurnRelayTests: XCTestCase {
         var h = harness(channel: true)
         let channelData: [UInt8] = [0x40, 0x00, 0x00, 0x03, 7, 8, 9, 0]
         channelData.withUnsafeBytes { raw in
-            guard case .toPeer(_, let to, let data) = h.core.relayChannelData(raw, from: clientTuple, now: 1) else { return XCTFail() }
+            guard case .toPeer(_, _, let to, let data) = h.core.relayChannelData(raw, from: clientTuple, now: 1) else { return XCTFail() }
             XCTAssertEqual(to, peer)
             XCTAssertEqual(Array(data), [7, 8, 9])
         }
@@ -71,12 +71,12 @@ final class TurnRelayTests: XCTestCase {
         defer { slot.deallocate() }
         let data = UnsafeMutableRawBufferPointer(rebasing: slot[64..<69])
         data.copyBytes(from: [1, 2, 3, 4, 5])
-        guard case .toClient(_, let message) = h.core.relayPeerData(data, from: peer, to: id, now: 2) else { return XCTFail() }
+        guard case .toClient(_, _, let message) = h.core.relayPeerData(data, from: peer, to: id, now: 2) else { return XCTFail() }
         XCTAssertEqual(Array(message), [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5], "bound peer: ChannelData, unpadded over UDP")
         // A permitted peer on another port has no channel: Data indication.
         let samePeerOtherPort = TransportAddress(ip: peer.ip, port: 5001)
         data.copyBytes(from: [1, 2, 3, 4, 5])
-        guard case .toClient(_, let indication) = h.core.relayPeerData(data, from: samePeerOtherPort, to: id, now: 2) else { return XCTFail() }
+        guard case .toClient(_, _, let indication) = h.core.relayPeerData(data, from: samePeerOtherPort, to: id, now: 2) else { return XCTFail() }
         let view = try StunMessageView(UnsafeRawBufferPointer(indication))
         XCTAssertEqual(view.xorAddress(.xorPeerAddress), samePeerOtherPort)
         XCTAssertEqual(view.attribute(.data).map(Array.init), [1, 2, 3, 4, 5])
