@@ -35,6 +35,8 @@ struct FakeRelays: RelayAddressProvider {
     var closed: [TransportAddress] = []
 
     var reserved: [UInt64: TransportAddress] = [:]
+    /// Relayed addresses the core tied to an allocation, in order.
+    var bound: [(address: TransportAddress, id: AllocationID)] = []
 
     mutating func openRelay(family: RelayFamily, evenPort: Bool, reserveNext: Bool) -> (address: TransportAddress, reservation: UInt64?)? {
         guard available > 0 else { return nil }
@@ -52,6 +54,8 @@ struct FakeRelays: RelayAddressProvider {
     }
 
     mutating func claimReservation(_ token: UInt64) -> TransportAddress? { reserved.removeValue(forKey: token) }
+
+    mutating func bind(_ address: TransportAddress, to id: AllocationID) { bound.append((address, id)) }
 
     mutating func closeRelay(_ address: TransportAddress) { closed.append(address) }
 }
@@ -111,4 +115,16 @@ func errorCode(_ response: [UInt8]) -> Int? {
 /// Appends an attribute from a byte array (the test's own bytes; the buffer is large enough).
 func appendBytes(_ builder: inout StunMessageBuilder, _ type: AttributeType, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { try! builder.append(type, bytes: $0) }
+}
+
+/// A Send indication carrying `payload` for `peer`.
+func sendIndication(to peer: TransportAddress, _ payload: [UInt8]) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let n = buffer.withUnsafeMutableBytes { raw -> Int in
+        var b = try! StunMessageBuilder(into: raw, type: StunMessageType(method: .send, messageClass: .indication), transactionID: .random())
+        try! b.appendXorAddress(.xorPeerAddress, peer)
+        payload.withUnsafeBytes { try! b.append(.data, bytes: $0) }
+        return b.count
+    }
+    return Array(buffer[0..<n])
 }

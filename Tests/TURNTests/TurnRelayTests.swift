@@ -22,17 +22,6 @@ final class TurnRelayTests: XCTestCase {
         return harness
     }
 
-    private func sendIndication(to peer: TransportAddress, _ payload: [UInt8]) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = buffer.withUnsafeMutableBytes { raw -> Int in
-            var b = try! StunMessageBuilder(into: raw, type: StunMessageType(method: .send, messageClass: .indication), transactionID: .random())
-            try! b.appendXorAddress(.xorPeerAddress, peer)
-            payload.withUnsafeBytes { try! b.append(.data, bytes: $0) }
-            return b.count
-        }
-        return Array(buffer[0..<n])
-    }
-
     func testSendIndicationNeedsAPermission() {
         var h = harness(channel: false)
         let stranger = TransportAddress(ip: IPAddress("192.0.2.99")!, port: 1)
