@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
-        .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor"]),
+        .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"]),
 
         // The daemon's services on the main loop: configuration, management, the signaling
         // shell, cluster replication, metrics and the memory report.

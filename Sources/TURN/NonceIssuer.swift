@@ -108,7 +108,7 @@ public struct NonceIssuer: Sendable {
                         into: UnsafeMutableRawBufferPointer(rebasing: raw[Self.timestampLength..<64]))
             }
             let payload = UnsafeRawBufferPointer(rebasing: raw[0..<(Self.timestampLength + Self.macLength)])
-            nonce.append { TurnBase64.encode(payload, into: $0, .urlSafeUnpadded) ?? 0 }
+            nonce.append { Base64.encode(payload, into: $0, .urlSafeUnpadded) ?? 0 }
         }
         return nonce
     }
@@ -131,7 +131,7 @@ public struct NonceIssuer: Sendable {
         var raw = turnZeroBytes64  // [0, 18): received timestamp ‖ mac; [32, 64): computed mac
         return withUnsafeMutableBytes(of: &raw) { raw -> NonceVerdict in
             let payloadEnd = Self.timestampLength + Self.macLength
-            let decoded = TurnBase64.decode(UnsafeRawBufferPointer(rebasing: nonce[prefixLength..<nonce.count]),
+            let decoded = Base64.decode(UnsafeRawBufferPointer(rebasing: nonce[prefixLength..<nonce.count]),
                                             into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<payloadEnd]),
                                             .urlSafeUnpadded)
             guard decoded == payloadEnd else { return .invalid }

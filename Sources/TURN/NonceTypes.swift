@@ -1,3 +1,4 @@
+import STUN
 /// The 24-bit STUN Security Feature set carried in the RFC 8489 §9.2 nonce cookie
 /// ("obMatJos2" followed by the base64 of the three feature bytes).
 ///
@@ -33,7 +34,7 @@ public struct NonceSecurityFeatures: OptionSet, Sendable, Hashable {
         }
         var bits: (UInt8, UInt8, UInt8) = (0, 0, 0)
         let decoded = withUnsafeMutableBytes(of: &bits) {
-            TurnBase64.decode(UnsafeRawBufferPointer(rebasing: nonce[prefix.count..<cookieLength]), into: $0)
+            Base64.decode(UnsafeRawBufferPointer(rebasing: nonce[prefix.count..<cookieLength]), into: $0)
         }
         guard decoded == 3 else { return nil }
         return NonceSecurityFeatures(rawValue: UInt32(bits.0) << 16 | UInt32(bits.1) << 8 | UInt32(bits.2))
@@ -47,7 +48,7 @@ public struct NonceSecurityFeatures: OptionSet, Sendable, Hashable {
                                            UInt8(truncatingIfNeeded: rawValue >> 8),
                                            UInt8(truncatingIfNeeded: rawValue))
         _ = withUnsafeBytes(of: bits) {
-            TurnBase64.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: output[prefix.count..<Self.cookieLength]))
+            Base64.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: output[prefix.count..<Self.cookieLength]))
         }
     }
 }

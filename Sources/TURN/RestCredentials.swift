@@ -71,7 +71,7 @@ public struct RestCredentials: Sendable {
             }
         }
         guard ok else { return nil }
-        let password = withUnsafeBytes(of: digest) { TurnBase64.encode(Array($0[0..<20])) }
+        let password = withUnsafeBytes(of: digest) { Base64.encode(Array($0[0..<20])) }
         return (username, password)
     }
 
@@ -102,7 +102,7 @@ public struct RestCredentials: Sendable {
             withUnsafeMutableBytes(of: &digest) { LongTermKey.hmacSHA1(key: key, message: username, into: $0) }
         }
         guard ok else { return nil }
-        return withUnsafeBytes(of: digest) { TurnBase64.encode(UnsafeRawBufferPointer(rebasing: $0[0..<20]), into: output) }
+        return withUnsafeBytes(of: digest) { Base64.encode(UnsafeRawBufferPointer(rebasing: $0[0..<20]), into: output) }
     }
 
     /// Writes one long-term key per configured secret, newest first, back to back

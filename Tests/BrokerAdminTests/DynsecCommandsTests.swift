@@ -73,15 +73,6 @@ final class DynsecCommandsTests: XCTestCase {
         XCTAssertEqual(seen.count, 1000)
     }
 
-    func testBase64URLMatchesFoundation() {
-        for length in 0...10 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 251) }
-            let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-            XCTAssertEqual(DynsecProvisioner.base64URL(bytes), expected)
-        }
-    }
-
     /// The role template shipped in packaging/mosquitto/dynsec is what the code sends.
     func testShippedRoleTemplateMatchesTheCode() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

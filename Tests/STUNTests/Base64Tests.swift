@@ -1,21 +1,22 @@
+import Foundation
 import XCTest
-@testable import TURN
+@testable import STUN
 
-final class AuthBase64Tests: XCTestCase {
-    private func encode(_ text: String, _ alphabet: TurnBase64.Alphabet = .standard) -> String? {
+final class Base64Tests: XCTestCase {
+    private func encode(_ text: String, _ alphabet: Base64.Alphabet = .standard) -> String? {
         let input = Array(text.utf8)
         var output = [UInt8](repeating: 0, count: 64)
         let count = input.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0, alphabet) }
+            output.withUnsafeMutableBytes { Base64.encode(input, into: $0, alphabet) }
         }
         return count.map { String(decoding: output[0..<$0], as: UTF8.self) }
     }
 
-    private func decode(_ text: String, _ alphabet: TurnBase64.Alphabet = .standard) -> [UInt8]? {
+    private func decode(_ text: String, _ alphabet: Base64.Alphabet = .standard) -> [UInt8]? {
         let input = Array(text.utf8)
         var output = [UInt8](repeating: 0, count: 64)
         let count = input.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { TurnBase64.decode(input, into: $0, alphabet) }
+            output.withUnsafeMutableBytes { Base64.decode(input, into: $0, alphabet) }
         }
         return count.map { Array(output[0..<$0]) }
     }
@@ -26,7 +27,7 @@ final class AuthBase64Tests: XCTestCase {
         for (plain, encoded) in vectors {
             XCTAssertEqual(encode(plain), encoded)
             XCTAssertEqual(decode(encoded), Array(plain.utf8))
-            XCTAssertEqual(TurnBase64.encode(Array(plain.utf8)), encoded)
+            XCTAssertEqual(Base64.encode(Array(plain.utf8)), encoded)
         }
         XCTAssertEqual(encode("foob", .urlSafeUnpadded), "Zm9vYg")
         XCTAssertEqual(decode("Zm9vYg", .urlSafeUnpadded), Array("foob".utf8))
@@ -34,10 +35,10 @@ final class AuthBase64Tests: XCTestCase {
 
     func testAlphabetsDiffer() {
         let bytes: [UInt8] = [0xFB, 0xFF, 0xBF]
-        XCTAssertEqual(TurnBase64.encode(bytes), "+/+/")
+        XCTAssertEqual(Base64.encode(bytes), "+/+/")
         var output = [UInt8](repeating: 0, count: 8)
         let count = bytes.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0, .urlSafeUnpadded) }
+            output.withUnsafeMutableBytes { Base64.encode(input, into: $0, .urlSafeUnpadded) }
         }
         XCTAssertEqual(count.map { String(decoding: output[0..<$0], as: UTF8.self) }, "-_-_")
         XCTAssertNil(decode("-_-_"))
@@ -57,10 +58,10 @@ final class AuthBase64Tests: XCTestCase {
     func testShortOutputIsRefused() {
         var small = [UInt8](repeating: 0, count: 3)
         let input = Array("foob".utf8)
-        let encoded = input.withUnsafeBytes { input in small.withUnsafeMutableBytes { TurnBase64.encode(input, into: $0) } }
+        let encoded = input.withUnsafeBytes { input in small.withUnsafeMutableBytes { Base64.encode(input, into: $0) } }
         XCTAssertNil(encoded)
         let text = Array("Zm9vYg==".utf8)
-        let decoded = text.withUnsafeBytes { text in small.withUnsafeMutableBytes { TurnBase64.decode(text, into: $0) } }
+        let decoded = text.withUnsafeBytes { text in small.withUnsafeMutableBytes { Base64.decode(text, into: $0) } }
         XCTAssertNil(decoded)
     }
 
@@ -68,16 +69,28 @@ final class AuthBase64Tests: XCTestCase {
         var generator = SystemRandomNumberGenerator()
         for length in 0..<40 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            for alphabet in [TurnBase64.Alphabet.standard, .urlSafeUnpadded] {
+            for alphabet in [Base64.Alphabet.standard, .urlSafeUnpadded] {
                 var encoded = [UInt8](repeating: 0, count: 64)
                 var decoded = [UInt8](repeating: 0, count: 64)
-                let n = bytes.withUnsafeBytes { b in encoded.withUnsafeMutableBytes { TurnBase64.encode(b, into: $0, alphabet) } }!
-                XCTAssertEqual(n, TurnBase64.encodedLength(length, alphabet))
+                let n = bytes.withUnsafeBytes { b in encoded.withUnsafeMutableBytes { Base64.encode(b, into: $0, alphabet) } }!
+                XCTAssertEqual(n, Base64.encodedLength(length, alphabet))
                 let m = encoded.withUnsafeBytes { e in
-                    decoded.withUnsafeMutableBytes { TurnBase64.decode(UnsafeRawBufferPointer(rebasing: e[0..<n]), into: $0, alphabet) }
+                    decoded.withUnsafeMutableBytes { Base64.decode(UnsafeRawBufferPointer(rebasing: e[0..<n]), into: $0, alphabet) }
                 }
                 XCTAssertEqual(m.map { Array(decoded[0..<$0]) }, bytes)
             }
+        }
+    }
+
+    /// The `String` convenience agrees with Foundation's encoder in both alphabets.
+    func testStringEncodingMatchesFoundation() {
+        for length in 0...10 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 251) }
+            let standard = Data(bytes).base64EncodedString()
+            XCTAssertEqual(Base64.encode(bytes), standard)
+            let urlSafe = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            XCTAssertEqual(Base64.encode(bytes, .urlSafeUnpadded), urlSafe)
         }
     }
 }

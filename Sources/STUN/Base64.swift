@@ -1,8 +1,8 @@
-/// Minimal RFC 4648 base64 for the TURN authentication code: the standard alphabet with
-/// `=` padding (TURN REST passwords, the RFC 8489 §9.2 nonce cookie) and the URL-safe
-/// alphabet without padding (nonce payloads). Works on caller buffers; never allocates
-/// except in the `String` convenience.
-public enum TurnBase64 {
+/// Minimal RFC 4648 base64, the project's one encoder: the standard alphabet with `=` padding
+/// (TURN REST passwords, the RFC 8489 §9.2 nonce cookie) and the URL-safe alphabet without
+/// padding (nonce payloads, generated broker passwords). Works on caller buffers; never
+/// allocates except in the `String` convenience.
+public enum Base64 {
     /// Which alphabet to use.
     public enum Alphabet: Sendable {
         /// `A–Z a–z 0–9 + /` with `=` padding (RFC 4648 §4).
@@ -48,11 +48,11 @@ public enum TurnBase64 {
         return written
     }
 
-    /// Convenience: the standard, padded encoding of `bytes` as a `String`.
-    public static func encode(_ bytes: [UInt8]) -> String {
-        let length = encodedLength(bytes.count, .standard)
+    /// Convenience: the encoding of `bytes` as a `String` (standard and padded by default).
+    public static func encode(_ bytes: [UInt8], _ alphabet: Alphabet = .standard) -> String {
+        let length = encodedLength(bytes.count, alphabet)
         return String(unsafeUninitializedCapacity: max(length, 1)) { output in
-            bytes.withUnsafeBytes { encode($0, into: UnsafeMutableRawBufferPointer(output), .standard) } ?? 0
+            bytes.withUnsafeBytes { encode($0, into: UnsafeMutableRawBufferPointer(output), alphabet) } ?? 0
         }
     }
 
