@@ -23,6 +23,8 @@ package struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// `key = value` or `key value`; a bare `key` is a boolean switch; `#` starts a comment;
 /// a key may repeat where the option is a list (e.g. `listening-ip`). Keys are ASCII and
 /// case-insensitive, `_` and `-` alike; values are kept as written (UTF-8), without quotes.
+/// A `#` inside double quotes is part of the value (`static-auth-secret = "ab#cd"`); a quote
+/// left open is an error.
 /// Works on UTF-8 bytes: the syntax is ASCII, so no grapheme-aware processing is needed.
 package enum ConfigFile {
     private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), cr = UInt8(ascii: "\r")
@@ -34,10 +36,12 @@ package enum ConfigFile {
         for rawLine in Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             var line = rawLine[...]
-            if let hash = line.firstIndex(of: UInt8(ascii: "#")) { line = line[..<hash] }
-            line = trimmed(line)
-            if line.isEmpty { continue }
             let place = "\(origin):\(lineNumber)"
+            guard let end = contentEnd(line) else {
+                throw ConfigError(origin: place, message: "a double quote is not closed (a quoted value may hold '#')")
+            }
+            line = trimmed(line[..<end])
+            if line.isEmpty { continue }
             let key: ArraySlice<UInt8>
             var value: ArraySlice<UInt8>
             if let equals = line.firstIndex(of: UInt8(ascii: "=")) {
@@ -77,6 +81,20 @@ package enum ConfigFile {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Where the setting ends: at the first `#` outside double quotes (a comment), else at the
+    /// end of the line; nil when a double quote is left open.
+    private static func contentEnd(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8>.Index? {
+        var quoted = false
+        for index in line.indices {
+            switch line[index] {
+            case quote: quoted.toggle()
+            case UInt8(ascii: "#") where !quoted: return index
+            default: break
+            }
+        }
+        return quoted ? nil : line.endIndex
     }
 
     private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {

@@ -19,6 +19,22 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(entries[1].origin, "t.conf:3")
     }
 
+    func testHashInsideQuotesIsPartOfTheValue() throws {
+        let text = """
+        static-auth-secret = "ab#cd"   # the secret holds a hash
+        realm = "a # b"
+        user = bob:x#y
+        """
+        let entries = try ConfigFile.parse(text, origin: "q.conf")
+        XCTAssertEqual(entries.map(\.value), ["ab#cd", "a # b", "bob:x"], "unquoted, # still starts a comment")
+    }
+
+    func testUnclosedQuoteIsAnErrorWithItsLine() {
+        XCTAssertThrowsError(try ConfigFile.parse("realm = a\nstatic-auth-secret = \"ab#cd\n", origin: "u.conf")) { error in
+            XCTAssertEqual((error as? ConfigError)?.origin, "u.conf:2")
+        }
+    }
+
     func testUnreadableLineNamesFileAndLine() {
         XCTAssertThrowsError(try ConfigFile.parse("realm = a\n[section]\n", origin: "x.conf")) { error in
             XCTAssertEqual((error as? ConfigError)?.origin, "x.conf:2")
