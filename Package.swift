@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness"]),
         .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Control", "JSON", "Signaling", "Reactor", "MediaPlane", "TURN"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Control", "JSON", "Signaling", "Reactor", "MediaPlane", "TURN", "STUN", "MQTT"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness", "JSON"]),
     ],
     swiftLanguageModes: [.v6]

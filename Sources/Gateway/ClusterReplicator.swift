@@ -10,7 +10,8 @@ import Signaling
 /// where the change was made and applied by the others to their own store. A (re)connecting
 /// instance receives every retained record; after 3 s it publishes its own records that the
 /// broker does not know yet (provisioned before the cluster existed, or while it was alone).
-/// Last writer wins per record, in the broker's order, the same for every instance.
+/// Last writer wins per record, in the broker's order, the same for every instance (which is why
+/// an instance applies its own messages as they come back, like everyone else's).
 package final class ClusterReplicator: TimerHandler {
     package let instance: String
     private let topics: SignalingTopics
@@ -22,6 +23,10 @@ package final class ClusterReplicator: TimerHandler {
     private let logger = Logger(label: "rtcgate.cluster")
     /// Records the broker has told us about since the last connect.
     private var seen: Set<ProvisioningRecordKey> = []
+    /// Records changed here that could not be published (the broker was away): what the broker
+    /// still retains for them is older, so it is not applied, and they are published after the
+    /// next connect.
+    private var unsent: Set<ProvisioningRecordKey> = []
     private var syncTimer: TimerID?
     /// Records from other instances written to the store.
     package private(set) var appliedCount: UInt64 = 0
@@ -51,12 +56,18 @@ package final class ClusterReplicator: TimerHandler {
     }
 
     /// Publishes every record of the store the broker has not told us about since the last
-    /// connect; returns how many.
+    /// connect, and every change made while it was away; returns how many.
     @discardableResult
     package func publishUnknownRecords() -> Int {
+        let records = store.state.records
+        let changedWhileAway = unsent
         var count = 0
-        for (key, record) in store.state.records where !seen.contains(key) {
+        for (key, record) in records where !seen.contains(key) || changedWhileAway.contains(key) {
             publish(key, record: record)
+            count += 1
+        }
+        for key in changedWhileAway where records[key] == nil {
+            publish(key, record: nil)
             count += 1
         }
         return count
@@ -74,6 +85,9 @@ package final class ClusterReplicator: TimerHandler {
         members.append(record.map { ("record", $0) } ?? ("deleted", true))
         if publishRetained(topics.clusterState(key.description), JSONValue.object(members).serialized()) {
             publishedCount &+= 1
+            unsent.remove(key)
+        } else {
+            unsent.insert(key)
         }
     }
 
@@ -82,8 +96,11 @@ package final class ClusterReplicator: TimerHandler {
     package func received(key keyText: String, payload: UnsafeRawBufferPointer) {
         guard let key = ProvisioningRecordKey(keyText[...]) else { return }
         seen.insert(key)
-        guard !payload.isEmpty, let message = try? JSONParser.parse(payload),
-              message["origin"]?.stringValue != instance else { return }
+        guard !unsent.contains(key) else { return }  // ours is newer and goes out after the connect
+        // This instance's own records are applied too: when two instances change a record at
+        // once, each must end with the one the broker delivered last, including the one whose
+        // own change came first and was overtaken. Normally the store already holds it.
+        guard !payload.isEmpty, let message = try? JSONParser.parse(payload) else { return }
         let wanted: JSONValue? = message["deleted"]?.boolValue == true ? nil : message["record"]
         guard store.state.records[key] != wanted else { return }
         do {
