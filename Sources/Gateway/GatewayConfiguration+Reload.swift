@@ -28,3 +28,21 @@ extension GatewayConfiguration {
         return changed
     }
 }
+
+extension GatewayConfiguration {
+    /// Takes over from `fresh` what a reload applies live: log level, STUN rate limit, summary
+    /// interval, the file's TURN users and REST secrets (a leaked secret is gone at once) and
+    /// signaling clients. Returns the settings that differ but need a restart.
+    package mutating func applyLive(from fresh: GatewayConfiguration) -> [String] {
+        let restartFor = Self.restartNeeded(from: self, to: fresh)
+        logLevel = fresh.logLevel
+        media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
+        media.responder.burst = fresh.media.responder.burst
+        statsIntervalSeconds = fresh.statsIntervalSeconds
+        turn.users = fresh.turn.users
+        turn.staticAuthSecrets = fresh.turn.staticAuthSecrets
+        turn.useAuthSecret = fresh.turn.useAuthSecret
+        signaling.clients = fresh.signaling.clients
+        return restartFor
+    }
+}

@@ -200,17 +200,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         for handle in handles {
             handle.setRateLimit(ratePerSecond: fresh.media.responder.ratePerSecond, burst: fresh.media.responder.burst)
         }
-        var restartFor = GatewayConfiguration.restartNeeded(from: configuration, to: fresh)
+        var restartFor = configuration.applyLive(from: fresh)
         if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
-        configuration.logLevel = fresh.logLevel
-        configuration.media.responder.ratePerSecond = fresh.media.responder.ratePerSecond
-        configuration.media.responder.burst = fresh.media.responder.burst
-        configuration.statsIntervalSeconds = fresh.statsIntervalSeconds
-        // TURN users and REST secrets of the file apply live (a leaked secret is gone at once).
-        configuration.turn.users = fresh.turn.users
-        configuration.turn.staticAuthSecrets = fresh.turn.staticAuthSecrets
-        configuration.turn.useAuthSecret = fresh.turn.useAuthSecret
-        configuration.signaling.clients = fresh.signaling.clients
         applyProvisioning()
         if let signaling, let freshSignaling { signaling.updatePolicy(freshSignaling.policy) }
         let restartNeeded = !restartFor.isEmpty
@@ -269,36 +260,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     }
 
     private func logSummary(final: Bool) {
-        let total = totals()
-        let stun = total.stun
-        var metadata: Logger.Metadata = [
-            "stun_requests": "\(stun.requests)",
-            "stun_success": "\(stun.successResponses)",
-            "stun_errors": "\(stun.errorResponses)",
-            "udp_in": "\(total.udpDatagramsIn)",
-            "udp_out": "\(total.udpDatagramsOut)",
-            "udp_send_failures": "\(total.udpSendFailures)",
-            "udp_gso_runs": "\(total.udpSegmentedRuns)",
-            "udp_gso_datagrams": "\(total.udpSegmentedDatagrams)",
-            "pool_in_use": "\(total.poolInUse)/\(total.poolCapacity)",
-            "pool_exhaustions": "\(total.poolExhaustions)",
-            "tcp_open": "\(total.tcpOpen)",
-            "tcp_refused_full": "\(total.tcpRefusedFull)",
-        ]
-        if turnRunning {
-            metadata["turn_allocations"] = "\(total.turnAllocations)"
-            metadata["turn_to_peer"] = "\(total.turn.packetsToPeer)"
-            metadata["turn_to_client"] = "\(total.turn.packetsToClient)"
-            metadata["turn_relay_exhaustions"] = "\(total.turnRelayExhaustions)"
-            metadata["turn_relay_send_failures"] = "\(total.turnRelaySendFailures)"
-            for reason in TurnDropReason.allCases where total.turn[drop: reason] > 0 {
-                metadata["turn_drop_\(reason.label)"] = "\(total.turn[drop: reason])"
-            }
-        }
-        if let signaling { metadata.merge(signaling.summary(), uniquingKeysWith: { $1 }) }
-        for reason in ResponderDropReason.allCases where stun.drops[reason] > 0 {
-            metadata["drop_\(reason.label)"] = "\(stun.drops[reason])"
-        }
+        let metadata = CounterSummary.metadata(media: totals(), turnRunning: turnRunning, signaling: signaling?.summary())
         logger.info(final ? "final counters" : "counters", metadata: metadata)
     }
 }

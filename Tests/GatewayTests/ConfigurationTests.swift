@@ -125,4 +125,28 @@ final class GatewayConfigurationTests: XCTestCase {
     }
 }
 
+final class ReloadTests: XCTestCase {
+    private func configuration(_ file: String) throws -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        try configuration.apply(ConfigFile.parse(file, origin: "reload.conf"))
+        return configuration
+    }
 
+    /// What a reload may change is taken over; what needs a restart keeps its running value and
+    /// is named.
+    func testLiveSettingsApplyAndTheRestAreNamedForARestart() throws {
+        var running = try configuration("listening-port = 3478\nlog-level = info\nstatic-auth-secret = first-secret-0123456789\nuse-auth-secret\n")
+        let fresh = try configuration("listening-port = 3479\nlog-level = debug\nstatic-auth-secret = second-secret-0123456789\nuse-auth-secret\nrealm = other.realm\n")
+        let restartFor = running.applyLive(from: fresh)
+        XCTAssertEqual(restartFor, ["listening-port", "realm"])
+        XCTAssertEqual(running.logLevel, .debug)
+        XCTAssertEqual(running.turn.staticAuthSecrets, ["second-secret-0123456789"], "a leaked secret is gone at once")
+        XCTAssertEqual(running.listeningPort, 3478, "applies after a restart only")
+        XCTAssertEqual(running.realm, "rtcgate.local")
+    }
+
+    func testAnUnchangedConfigurationNeedsNoRestart() throws {
+        var running = try configuration("workers = 2\nmin-port = 50000\nmax-port = 50100\n")
+        XCTAssertEqual(running.applyLive(from: running), [])
+    }
+}
