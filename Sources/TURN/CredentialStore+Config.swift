@@ -1,3 +1,4 @@
+import STUN
 extension CredentialStore {
     /// A store for `realm` filled from coturn-style user lines (see `addUser(line:)`); nil
     /// if any line is rejected.
@@ -29,14 +30,6 @@ extension CredentialStore {
         let bytes = Array(text)
         guard bytes.count == 34 || bytes.count == 66, bytes[0] == UInt8(ascii: "0"),
               bytes[1] == UInt8(ascii: "x") || bytes[1] == UInt8(ascii: "X") else { return nil }
-        var key = [UInt8]()
-        key.reserveCapacity((bytes.count - 2) / 2)
-        var index = 2
-        while index < bytes.count {
-            guard let high = turnHexValue(bytes[index]), let low = turnHexValue(bytes[index + 1]) else { return nil }
-            key.append(high << 4 | low)
-            index += 2
-        }
-        return key
+        return Hex.decode(bytes[2...])
     }
 }

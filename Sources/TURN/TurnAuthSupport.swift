@@ -41,17 +41,6 @@ func turnRandomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
     }
 }
 
-/// The value of one ASCII hex digit, or nil.
-@inline(__always)
-func turnHexValue(_ character: UInt8) -> UInt8? {
-    switch character {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
-    default: return nil
-    }
-}
-
 /// Parses an unsigned decimal number made only of ASCII digits; nil when empty, when any
 /// other byte occurs, or on UInt64 overflow.
 func turnParseDecimal(_ digits: UnsafeRawBufferPointer) -> UInt64? {

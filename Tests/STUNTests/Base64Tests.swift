@@ -94,3 +94,14 @@ final class Base64Tests: XCTestCase {
         }
     }
 }
+
+final class HexTests: XCTestCase {
+    func testDecodesEitherCaseAndRefusesAnythingElse() {
+        XCTAssertEqual(Hex.decode(Array("00ff10Ab".utf8)), [0x00, 0xFF, 0x10, 0xAB])
+        XCTAssertEqual(Hex.decode(Array("".utf8)), [])
+        XCTAssertNil(Hex.decode(Array("abc".utf8)), "odd length")
+        XCTAssertNil(Hex.decode(Array("0g".utf8)))
+        XCTAssertNil(Hex.decode(Array("0x12".utf8)), "no prefix")
+        XCTAssertEqual(Hex.decode("c0ffee".utf8), [0xC0, 0xFF, 0xEE])
+    }
+}
