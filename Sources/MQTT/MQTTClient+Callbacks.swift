@@ -15,6 +15,10 @@ extension MQTTClient {
             guard let object else { return }
             Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().didPublish(mid: mid)
         }
+        mosquitto_subscribe_v5_callback_set(handle) { _, object, _, _, _, _ in
+            guard let object else { return }
+            Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().counters.subscriptionsAcknowledged &+= 1
+        }
         mosquitto_message_v5_callback_set(handle) { _, object, message, properties in
             guard let object, let message else { return }
             Unmanaged<MQTTClient>.fromOpaque(object).takeUnretainedValue().didReceive(message, properties: properties)

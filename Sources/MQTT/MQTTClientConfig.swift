@@ -110,6 +110,8 @@ public struct MQTTCounters: Sendable, Equatable {
     public var acknowledged: UInt64 = 0
     /// Publishes refused because the broker was unreachable or too many were unacknowledged.
     public var publishDrops: UInt64 = 0
+    /// SUBACKs received: one per subscription request, on every (re)connect and resubscribe.
+    public var subscriptionsAcknowledged: UInt64 = 0
 
     public init() {}
 }

@@ -3,6 +3,7 @@ import BrokerHarness
 import Foundation
 import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// Collects what a client's delegate is told, and hands dynsec responses to a provisioner.
@@ -29,7 +30,7 @@ final class Inbox: MQTTClientDelegate {
     func received(_ topic: String, _ payload: String) -> Bool { messages.contains(Message(topic: topic, payload: payload)) }
 }
 
-/// A loop, a dynsec broker and helpers to wait on them; every wait is bounded.
+/// A loop, a dynsec broker and clients on it; every wait is bounded (TestSupport).
 class DynsecTestCase: XCTestCase {
     var loop: EventLoop!
     var broker: MosquittoBroker!
@@ -52,17 +53,6 @@ class DynsecTestCase: XCTestCase {
         loop = nil
     }
 
-    /// Runs the loop until `condition` holds or `timeout` seconds pass.
-    @discardableResult
-    func spin(timeout: Double, until condition: () -> Bool) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(timeout * 1e9)
-        while !condition() {
-            if MonotonicClock.now() >= deadline { return false }
-            loop.runOnce(maxWaitNanos: 10_000_000)
-        }
-        return true
-    }
-
     /// A started client (username = `id`); waits ≤ 5 s for the connection when `expectConnect`.
     func connect(_ id: String, password: String, subscriptions: [String] = [], expectConnect: Bool = true,
                  file: StaticString = #filePath, line: UInt = #line) throws -> (MQTTClient, Inbox) {
@@ -75,8 +65,12 @@ class DynsecTestCase: XCTestCase {
         clients.append(client)
         inboxes.append(inbox)
         if expectConnect {
-            XCTAssertTrue(spin(timeout: 5) { client.isConnected },
-                          "\(id) did not connect: \(inbox.disconnects); broker log:\n\(broker.log)", file: file, line: line)
+            waitUntil(loop, "\(id) did not connect: \(inbox.disconnects); broker log:\n\(broker.log)", file: file, line: line) {
+                client.isConnected
+            }
+            waitUntil(loop, "\(id): subscriptions not acknowledged", file: file, line: line) {
+                client.counters.subscriptionsAcknowledged >= UInt64(subscriptions.count)
+            }
         }
         return (client, inbox)
     }
@@ -94,8 +88,8 @@ class DynsecTestCase: XCTestCase {
     func outcome(timeout: Double = 8, _ start: (@escaping DynsecProvisioner.Completion) -> Void) -> Result<Void, DynsecError>? {
         var results: [Result<Void, DynsecError>] = []
         start { results.append($0) }
-        spin(timeout: timeout) { !results.isEmpty }
-        spin(timeout: 0.05) { false }  // a second completion would show here
+        _ = holds(within: timeout, loop: loop) { !results.isEmpty }  // the caller checks what came
+        runLoop(loop, for: 0.05)  // a second completion would show here
         XCTAssertLessThanOrEqual(results.count, 1, "completion called more than once")
         return results.first
     }

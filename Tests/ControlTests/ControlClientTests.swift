@@ -2,6 +2,7 @@ import Glibc
 import JSON
 import Reactor
 import Synchronization
+import TestSupport
 import XCTest
 
 @testable import Control
@@ -33,12 +34,12 @@ final class ControlClientTests: XCTestCase {
             server.shutdown()
         }
         thread.start()
-        while ready.withLock({ $0 }) == 0 { usleep(1000) }
+        waitUntil("the server thread did not start") { ready.withLock { $0 } != 0 }
         XCTAssertEqual(ready.withLock { $0 }, 1)
         defer {
             stopper.withLock { $0?.stop() }
             var info = stat()
-            for _ in 0..<2000 where lstat(path, &info) == 0 { usleep(1000) }
+            waitUntil("the socket file outlived the server", timeout: 2) { lstat(path, &info) != 0 }
         }
         try body()
     }

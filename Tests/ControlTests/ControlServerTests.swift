@@ -1,6 +1,7 @@
 import Glibc
 import JSON
 import Reactor
+import TestSupport
 import XCTest
 
 @testable import Control
@@ -45,7 +46,7 @@ final class ControlServerTests: XCTestCase {
         XCTAssertEqual(client.response(loop), .error("d", .unknownCommand, "no command nope"))
         // A request split across writes.
         client.write(#"{"v":1,"id":5,"#)
-        spin(loop, seconds: 0.05) { false }
+        runLoop(loop, for: 0.05)  // the server reads the first half on its own
         client.write(#""cmd":"echo"}"# + "\n")
         XCTAssertEqual(client.response(loop), .ok(5, .object([])))
         XCTAssertEqual(server.counters.requests, 5)
@@ -71,9 +72,9 @@ final class ControlServerTests: XCTestCase {
         // A reply to a closed connection, after its record was reused by a new client.
         var gone: RawClient? = RawClient(path: path)
         gone!.write(#"{"v":1,"id":3,"cmd":"later"}"# + "\n")
-        spin(loop) { handler.held.count == 2 }
+        waitUntil(loop) { handler.held.count == 2 }
         gone = nil
-        spin(loop) { server.openConnections == 1 }
+        waitUntil(loop) { server.openConnections == 1 }
         let next = RawClient(path: path)
         next.write(#"{"v":1,"id":4,"cmd":"echo"}"# + "\n")
         XCTAssertEqual(next.response(loop), .ok(4, .object([])))
@@ -83,7 +84,7 @@ final class ControlServerTests: XCTestCase {
         XCTAssertEqual(next.response(loop), .ok(5, .object([])), "the late reply must not reach the new client")
         // After shutdown, replies are dropped too.
         next.write(#"{"v":1,"id":6,"cmd":"later"}"# + "\n")
-        spin(loop) { handler.held.count == 3 }
+        waitUntil(loop) { handler.held.count == 3 }
         server.shutdown()
         handler.held[2](.ok(6, "after"))
         XCTAssertEqual(server.counters.droppedReplies, 3)
@@ -115,7 +116,7 @@ final class ControlServerTests: XCTestCase {
         defer { server.shutdown() }
         let a = RawClient(path: path)
         let b = RawClient(path: path)
-        spin(loop) { server.openConnections == 2 }
+        waitUntil(loop) { server.openConnections == 2 }
         let c = RawClient(path: path)
         guard case .error(.busy, let message)? = c.response(loop)?.outcome else { return XCTFail() }
         XCTAssertTrue(message.contains("at most 2"), message)
@@ -243,7 +244,7 @@ extension ControlServerTests {
         client.write(#"{"v":1,"id":1,"cmd":"later"}"# + "\n" + #"{"v":1,"id":2,"cmd":"echo"}"#)
         shutdown(client.fd, Int32(SHUT_WR))
         XCTAssertEqual(client.response(loop), .ok(2, .object([])))
-        spin(loop, seconds: 0.1) { false }
+        runLoop(loop, for: 0.1)  // time for a wrong close to show
         XCTAssertEqual(server.openConnections, 1, "held open while a reply is pending")
         handler.held[0](.ok(1, "late"))
         XCTAssertEqual(client.response(loop), .ok(1, "late"))
@@ -260,7 +261,7 @@ extension ControlServerTests {
         let idle = RawClient(path: directory.path + "/i.sock")
         let waiting = RawClient(path: directory.path + "/i.sock")
         waiting.write(#"{"v":1,"id":1,"cmd":"later"}"# + "\n")
-        spin(loop, seconds: 3) { server.counters.closedIdle == 1 }
+        waitUntil(loop, timeout: 3) { server.counters.closedIdle == 1 }
         XCTAssertTrue(idle.waitForClose(loop))
         XCTAssertEqual(server.counters.closedIdle, 1)
         XCTAssertEqual(server.openConnections, 1)

@@ -2,23 +2,10 @@ import Foundation
 import Glibc
 import JSON
 import Reactor
+import TestSupport
 import XCTest
 
 @testable import Control
-
-/// A fresh directory under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/rtcgate-control-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp: \(errno)")
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Answers by command: `echo` returns its args, `later` holds the reply, `fail` is not-found,
 /// `big` returns `n` bytes of text; anything else is unknown-command.
@@ -36,12 +23,6 @@ final class StubHandler: ControlCommandHandler {
         default: reply(.error(request.id, .unknownCommand, "no command \(request.command)"))
         }
     }
-}
-
-/// Runs the loop until `condition` holds or `seconds` pass.
-func spin(_ loop: EventLoop, seconds: Double = 2, until condition: () -> Bool) {
-    let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-    while !condition() && MonotonicClock.now() < deadline { loop.runOnce(maxWaitNanos: 5_000_000) }
 }
 
 /// A raw client socket for driving the server from the test thread (which also runs its loop).
@@ -79,9 +60,10 @@ final class RawClient {
         }
     }
 
-    /// The next line, running `loop` until it arrives (nil after two seconds).
+    /// The next line, running `loop` until it arrives (nil after five seconds; the caller's
+    /// assertion on it fails then).
     func readLine(_ loop: EventLoop) -> String? {
-        spin(loop) { pump(); return buffered.contains(0x0A) }
+        _ = holds(within: 5, loop: loop) { pump(); return buffered.contains(0x0A) }
         guard let newline = buffered.firstIndex(of: 0x0A) else { return nil }
         let line = String(decoding: buffered[...newline], as: UTF8.self)
         buffered.removeSubrange(...newline)
@@ -109,7 +91,6 @@ final class RawClient {
 
     /// Runs `loop` until the server closes this connection.
     func waitForClose(_ loop: EventLoop) -> Bool {
-        spin(loop) { pump(); return sawEOF }
-        return sawEOF
+        holds(within: 5, loop: loop) { pump(); return sawEOF }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 /// A harness failure (timeout, missing tool, unexpected exit), with what was seen.
@@ -68,27 +69,6 @@ func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () -> Bool
     }
 }
 
-/// A private temporary folder, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.path
-        path = "\(base)/rtcgate-e2e-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = file(name)
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// The outcome of a finished process.
 struct ToolResult {
     /// Exit status, or the signal number when `signaled`.
@@ -121,7 +101,7 @@ func runTool(_ executable: String, _ arguments: [String], currentDirectory: Stri
     guard FileManager.default.isExecutableFile(atPath: executable) else {
         throw HarnessError("\(executable) is not an executable file")
     }
-    let directory = try TemporaryDirectory()
+    let directory = TemporaryDirectory()
     defer { directory.remove() }
     let outPath = directory.file("stdout")
     let errPath = directory.file("stderr")
@@ -244,7 +224,7 @@ final class GatewayProcess {
     init(config: String = "", flags: [String] = [], port: UInt16? = nil, waitReady: Bool = true,
          readyTimeout: Double = 10) throws {
         self.port = try port ?? freePort()
-        directory = try TemporaryDirectory()
+        directory = TemporaryDirectory()
         configPath = try directory.write("rtcgate.conf", config)
         logPath = directory.file("rtcgate.log")
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

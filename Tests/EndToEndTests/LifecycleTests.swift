@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import STUN
+import TestSupport
 import XCTest
 
 /// Sends `count` Binding requests back to back from `client` and returns how many distinct
@@ -93,7 +94,7 @@ final class LifecycleTests: XCTestCase {
 
     /// An unknown option in the file: exit status 2 naming file:line, before serving.
     func testUnknownOptionInFileExits2() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let config = try directory.write("bad.conf", "stats-interval = 5\n\nbogus-option = yes\n")
         let port = try freePort()
@@ -118,7 +119,7 @@ final class LifecycleTests: XCTestCase {
     func testPortTakenFailsToStart() throws {
         let port = try freePort()
         let blocker = try BoundSocket(udp: true, ip: "127.0.0.1", port: port)
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let config = try directory.write("empty.conf", "")
         let result = try runTool(TestPaths.rtcgate, GatewayProcess.arguments(port: port, configPath: config, flags: []),
@@ -136,7 +137,7 @@ final class LifecycleTests: XCTestCase {
     func testSecondInstanceOnTheSamePortIsRefused() throws {
         let first = try GatewayProcess()
         defer { _ = first.stop() }
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let config = try directory.write("empty.conf", "")
         let result = try runTool(TestPaths.rtcgate,

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import JSON
+import TestSupport
 import XCTest
 
 /// Provisioning over the control socket against the real daemon: live effect on TURN and
@@ -134,7 +135,7 @@ final class ProvisioningTests: XCTestCase {
     }
 
     func testCorruptNewerOrLockedStoreIsRefusedAndLeftAlone() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let state = directory.file("state")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 /// The acceptance test of the signaling plane: two real WebRTC peers (aiortc + paho-mqtt,
@@ -39,7 +40,7 @@ final class SignalingWebRTCTests: XCTestCase {
     private func runCall(mqtt: String) throws {
         let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only",
                                              "viewer-1": "role=viewer groups=home"])
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let common = ["--broker", "127.0.0.1:\(rig.broker.port)", "--password", SignalingRig.password, "--messages", "5",
                       "--timeout", "45", "--mqtt", mqtt]

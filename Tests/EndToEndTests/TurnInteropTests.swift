@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 /// A relay port range for one gateway: `count` consecutive ports in 40000–60000, not
@@ -31,7 +32,7 @@ final class BackgroundTool {
     let outputPath: String
 
     init(_ executable: String, _ arguments: [String]) throws {
-        directory = try TemporaryDirectory()
+        directory = TemporaryDirectory()
         outputPath = directory.file("output")
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         guard let output = FileHandle(forWritingAtPath: outputPath) else { throw HarnessError("cannot open \(outputPath)") }

@@ -1,6 +1,7 @@
 import Control
 import JSON
 import Signaling
+import TestSupport
 import XCTest
 
 @testable import Gateway
@@ -11,7 +12,7 @@ import XCTest
 final class ClusterReplicatorTests: XCTestCase {
     /// One instance: its own store and replicator.
     private final class Instance {
-        let directory = ScratchDirectory()
+        let directory = TemporaryDirectory()
         let store: ProvisioningStore
         var replicator: ClusterReplicator!
         var appliedCalls = 0

@@ -1,25 +1,9 @@
 import Control
-import Foundation
 import Gateway
-import Glibc
 import JSON
 import Logging
 import MediaPlane
 import STUN
-
-/// A fresh directory under /tmp, removed by `remove()`.
-struct ScratchDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/rtcgate-gateway-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp: \(errno)")
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// A gateway with no planes running, for the control commands' dispatch: it records what the
 /// commands asked of it. The provisioning store is real (in a scratch directory) when given.

@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import Reactor
 import STUN
+import TestSupport
 import XCTest
 
 @testable import Gateway
@@ -11,13 +12,13 @@ import XCTest
 /// The control commands of docs/control.md as `ManagementService` dispatches them: arguments
 /// checked, errors named, store changes written before they are applied to the planes.
 final class ManagementServiceTests: XCTestCase {
-    private var directory: ScratchDirectory!
+    private var directory: TemporaryDirectory!
     private var gateway: RecordingGateway!
     private var service: ManagementService!
     private let peer = ControlPeer(pid: 1, uid: 0, gid: 0)
 
     override func setUpWithError() throws {
-        directory = ScratchDirectory()
+        directory = TemporaryDirectory()
         gateway = RecordingGateway(store: try ProvisioningStore(directory: directory.path))
         service = ManagementService(gateway: gateway)
     }

@@ -2,6 +2,7 @@ import BrokerHarness
 import Glibc
 @testable import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// Collects what a client's delegate is told.
@@ -33,17 +34,6 @@ final class MQTTClientTests: XCTestCase {
         loop = try EventLoop(maxRegistrations: 64, timerCapacity: 256, tickNanos: 5_000_000)
     }
 
-    /// Runs the loop until `condition` holds or `timeout` seconds pass.
-    @discardableResult
-    private func spin(timeout: Double, until condition: () -> Bool) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(timeout * 1e9)
-        while !condition() {
-            if MonotonicClock.now() >= deadline { return false }
-            loop.runOnce(maxWaitNanos: 10_000_000)
-        }
-        return true
-    }
-
     private func client(_ id: String, broker: MosquittoBroker, protocolChoice: MQTTProtocolChoice = .auto,
                         subscriptions: [String] = [], configure: (inout MQTTClientConfig) -> Void = { _ in })
         throws -> (MQTTClient, Recorder) {
@@ -54,7 +44,10 @@ final class MQTTClientTests: XCTestCase {
         let recorder = Recorder()
         client.delegate = recorder
         client.start()
-        XCTAssertTrue(spin(timeout: 5) { client.isConnected }, "\(id) did not connect; broker log:\n\(broker.log)")
+        waitUntil(loop, "\(id) did not connect; broker log:\n\(broker.log)") { client.isConnected }
+        waitUntil(loop, "\(id): subscriptions not acknowledged") {
+            client.counters.subscriptionsAcknowledged >= UInt64(subscriptions.count)
+        }
         return (client, recorder)
     }
 
@@ -68,11 +61,10 @@ final class MQTTClientTests: XCTestCase {
         XCTAssertEqual(getsockopt(receiver.socketDescriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, &length), 0)
         XCTAssertEqual(noDelay, 1)
         let (sender, _) = try client("sender", broker: broker)
-        spin(timeout: 0.3) { false }  // let the subscription reach the broker
         XCTAssertTrue(sender.publish(topic: "t/x", payload: Array("hello".utf8), correlationData: [1, 2, 3]))
-        XCTAssertTrue(spin(timeout: 5) { !inbox.messages.isEmpty })
+        waitUntil(loop, timeout: 5) { !inbox.messages.isEmpty }
         XCTAssertEqual(inbox.messages.first, .init(topic: "t/x", payload: "hello", correlation: [1, 2, 3], retained: false))
-        XCTAssertTrue(spin(timeout: 5) { sender.pendingAckCount == 0 && sender.counters.acknowledged == 1 })
+        waitUntil(loop, timeout: 5) { sender.pendingAckCount == 0 && sender.counters.acknowledged == 1 }
         withExtendedLifetime(receiver) {}
     }
 
@@ -80,9 +72,8 @@ final class MQTTClientTests: XCTestCase {
         let broker = try MosquittoBroker(.open)
         let (receiver, inbox) = try client("r311", broker: broker, protocolChoice: .v311, subscriptions: ["t/+"])
         XCTAssertEqual(inbox.connects, [4])
-        spin(timeout: 0.3) { false }
         XCTAssertTrue(receiver.publish(topic: "t/self", payload: Array("{}".utf8), correlationData: [9]))
-        XCTAssertTrue(spin(timeout: 5) { !inbox.messages.isEmpty })
+        waitUntil(loop, timeout: 5) { !inbox.messages.isEmpty }
         XCTAssertEqual(inbox.messages.first?.payload, "{}")
         XCTAssertNil(inbox.messages.first?.correlation, "3.1.1 has no Correlation Data")
     }
@@ -91,20 +82,21 @@ final class MQTTClientTests: XCTestCase {
         let broker = try MosquittoBroker(.open)
         let (receiver, inbox) = try client("survivor", broker: broker, subscriptions: ["a/#"])
         broker.stop()
-        XCTAssertTrue(spin(timeout: 5) { !receiver.isConnected })
+        waitUntil(loop, timeout: 5) { !receiver.isConnected }
         XCTAssertFalse(receiver.publish(topic: "a/lost", payload: [1]), "no broker: the publish is refused")
         XCTAssertEqual(receiver.counters.publishDrops, 1)
-        spin(timeout: 1) { false }  // a few failed attempts while the broker is away
+        let attempts = receiver.counters.connectAttempts
+        waitUntil(loop, "no retries while the broker is away") { receiver.counters.connectAttempts >= attempts + 2 }
         try broker.start()
         let returned = MonotonicClock.now()
-        XCTAssertTrue(spin(timeout: 5) { receiver.isConnected }, "no reconnect; disconnects: \(inbox.disconnects)")
+        waitUntil(loop, "no reconnect; disconnects: \(inbox.disconnects)", timeout: 5) { receiver.isConnected }
         let seconds = Double(MonotonicClock.now() - returned) / 1e9
         XCTAssertLessThan(seconds, 3, "back-off is capped at 2 s (+ jitter) after the broker returns")
         XCTAssertEqual(receiver.counters.connects, 2)
         let (sender, _) = try client("sender2", broker: broker)
-        spin(timeout: 0.3) { false }
+        waitUntil(loop, "not resubscribed") { receiver.counters.subscriptionsAcknowledged >= 2 }
         sender.publish(topic: "a/b", payload: Array("back".utf8))
-        XCTAssertTrue(spin(timeout: 5) { inbox.messages.contains { $0.topic == "a/b" } }, "resubscribed after reconnect")
+        waitUntil(loop, "resubscribed after reconnect", timeout: 5) { inbox.messages.contains { $0.topic == "a/b" } }
     }
 
     func testWillIsPublishedWhenTheConnectionDiesAndOfflineOnCleanStop() throws {
@@ -116,17 +108,16 @@ final class MQTTClientTests: XCTestCase {
             config.onlineMessage = MQTTStatusMessage(topic: "status/dev", payload: Array(#"{"state":"online"}"#.utf8))
             config.offlineMessage = MQTTStatusMessage(topic: "status/dev", payload: Array(#"{"state":"bye"}"#.utf8))
         }
-        XCTAssertTrue(spin(timeout: 5) { seen.messages.contains { $0.payload == #"{"state":"online"}"# } })
+        waitUntil(loop, timeout: 5) { seen.messages.contains { $0.payload == #"{"state":"online"}"# } }
         // Cut the TCP connection under libmosquitto: no DISCONNECT, so the broker sends the Will.
         Glibc.shutdown(mosquitto_socket_for_test(device), Int32(SHUT_RDWR))
-        XCTAssertTrue(spin(timeout: 5) { seen.messages.contains { $0.payload == #"{"state":"offline"}"# } },
-                      "will not delivered: \(seen.messages)")
+        waitUntil(loop, "will not delivered: \(seen.messages)") { seen.messages.contains { $0.payload == #"{"state":"offline"}"# } }
         // It comes back by itself and says so again; a clean stop then says goodbye.
-        XCTAssertTrue(spin(timeout: 5) { device.counters.connects == 2 && device.isConnected })
-        XCTAssertTrue(spin(timeout: 5) { seen.messages.filter { $0.payload == #"{"state":"online"}"# }.count == 2 })
+        waitUntil(loop, timeout: 5) { device.counters.connects == 2 && device.isConnected }
+        waitUntil(loop, timeout: 5) { seen.messages.filter { $0.payload == #"{"state":"online"}"# }.count == 2 }
         device.stop()
-        XCTAssertTrue(spin(timeout: 5) { seen.messages.contains { $0.payload == #"{"state":"bye"}"# } })
-        spin(timeout: 0.3) { false }
+        waitUntil(loop, timeout: 5) { seen.messages.contains { $0.payload == #"{"state":"bye"}"# } }
+        runLoop(loop, for: 0.3)  // time for a wrong Will to arrive: it must not
         XCTAssertEqual(seen.messages.filter { $0.payload == #"{"state":"offline"}"# }.count, 1,
                        "a clean stop sends no Will")
         withExtendedLifetime(observer) {}
@@ -167,7 +158,7 @@ final class MQTTClientTests: XCTestCase {
         XCTAssertEqual(sender.counters.publishDrops, 84)
         XCTAssertLessThanOrEqual(sender.pendingBytes, 64 * 1024)
         kill(broker.pid, SIGCONT)
-        XCTAssertTrue(spin(timeout: 5) { sender.pendingAckCount == 0 && sender.pendingBytes == 0 }, "acknowledged once the broker runs")
+        waitUntil(loop, "acknowledged once the broker runs", timeout: 5) { sender.pendingAckCount == 0 && sender.pendingBytes == 0 }
         XCTAssertTrue(sender.publish(topic: "big", payload: [1]))
     }
 
@@ -176,22 +167,20 @@ final class MQTTClientTests: XCTestCase {
         let (receiver, inbox) = try client("tls-client", broker: broker, subscriptions: ["tls/#"]) { config in
             config.tls = MQTTTLSConfig(caFile: broker.caFile)
         }
-        spin(timeout: 0.3) { false }
         XCTAssertTrue(receiver.publish(topic: "tls/x", payload: Array("secret".utf8)))
-        XCTAssertTrue(spin(timeout: 5) { inbox.messages.contains { $0.payload == "secret" } })
+        waitUntil(loop, timeout: 5) { inbox.messages.contains { $0.payload == "secret" } }
         // A client trusting another CA never connects (and keeps trying without blocking).
         let stranger = try MosquittoBroker(.tls)
         var config = MQTTClientConfig(port: Int(broker.port), clientId: "wrong-ca")
         config.tls = MQTTTLSConfig(caFile: stranger.caFile)
         let refused = try MQTTClient(config: config, loop: loop)
         refused.start()
-        spin(timeout: 1.5) { false }
+        waitUntil(loop, "the wrong-CA client stopped retrying") { refused.counters.connectAttempts >= 2 }
         XCTAssertFalse(refused.isConnected)
-        XCTAssertGreaterThanOrEqual(refused.counters.connectAttempts, 2)
         // Plain MQTT to the TLS listener does not connect either.
         let plain = try MQTTClient(config: MQTTClientConfig(port: Int(broker.port), clientId: "plain"), loop: loop)
         plain.start()
-        spin(timeout: 1) { false }
+        waitUntil(loop, "the plain client stopped retrying") { plain.counters.connectAttempts >= 2 }
         XCTAssertFalse(plain.isConnected)
         XCTAssertTrue(receiver.isConnected)
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Reactor
+import TestSupport
 import XCTest
 
 /// Collects frames and closes of stream connections.
@@ -15,12 +16,6 @@ private final class FrameCollector: StreamConnectionDelegate {
     }
 
     func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) { closes.append(reason) }
-}
-
-/// Runs the loop until `condition` holds or two seconds pass.
-private func spin(_ loop: EventLoop, until condition: () -> Bool) {
-    let deadline = MonotonicClock.now() + 2_000_000_000
-    while !condition() && MonotonicClock.now() < deadline { loop.runOnce(maxWaitNanos: 10_000_000) }
 }
 
 private func connectedStream(to address: SocketAddress) -> Int32 {
@@ -53,7 +48,7 @@ final class SocketTests: XCTestCase {
                 let payload = [UInt8](repeating: UInt8(n), count: 100 + n)
                 XCTAssertTrue(payload.withUnsafeBytes { client.send($0, to: server.localAddress) })
             }
-            usleep(20_000)
+            waitUntil("nothing arrived") { isReadable(server.fd) }  // loopback queues all five before send returns
             let received = try server.receive(into: batch, count: 8)
             XCTAssertEqual(received, 5, "recvmmsg takes all waiting datagrams in one call")
             for i in 0..<received {
@@ -80,7 +75,7 @@ final class SocketTests: XCTestCase {
         defer { buffer.deallocate() }
         batch.setBuffer(0, buffer)
         XCTAssertTrue([UInt8](repeating: 7, count: 200).withUnsafeBytes { client.send($0, to: server.localAddress) })
-        usleep(10_000)
+        waitUntil("nothing arrived") { isReadable(server.fd) }
         XCTAssertEqual(try server.receive(into: batch, count: 1), 1)
         XCTAssertTrue(batch.wasTruncated(at: 0))
     }
@@ -99,13 +94,13 @@ final class SocketTests: XCTestCase {
         let channelData: [UInt8] = [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0]  // padded to 4 over streams
         let stream = first + second + channelData
         writeAll(fd, Array(stream[0..<7]))  // a frame split across writes
-        spin(loop) { listener.openConnections == 1 }
+        waitUntil(loop) { listener.openConnections == 1 }
         writeAll(fd, Array(stream[7...]))
-        spin(loop) { collector.frames.count == 3 }
+        waitUntil(loop) { collector.frames.count == 3 }
         XCTAssertEqual(collector.frames, [first, second, channelData])
 
         writeAll(fd, [0xC0, 0, 0, 0])  // top bits 11: neither STUN nor ChannelData
-        spin(loop) { !collector.closes.isEmpty }
+        waitUntil(loop) { !collector.closes.isEmpty }
         XCTAssertEqual(collector.closes, [.invalidFrame])
         XCTAssertEqual(listener.openConnections, 0)
     }
@@ -119,15 +114,15 @@ final class SocketTests: XCTestCase {
         listener.delegate = collector
         let a = connectedStream(to: listener.localAddress)
         defer { close(a) }
-        spin(loop) { listener.openConnections == 1 }
+        waitUntil(loop) { listener.openConnections == 1 }
         let b = connectedStream(to: listener.localAddress)
         defer { close(b) }
-        spin(loop) { listener.counters.refusedFull == 1 }
+        waitUntil(loop) { listener.counters.refusedFull == 1 }
         XCTAssertEqual(listener.counters.refusedFull, 1)
         var byte: UInt8 = 0
         XCTAssertEqual(read(b, &byte, 1), 0, "a refused connection is closed at once")
         writeAll(a, stunFrame(length: 200, marker: 9))  // 220 bytes cannot fit a 64-byte buffer
-        spin(loop) { !collector.closes.isEmpty }
+        waitUntil(loop) { !collector.closes.isEmpty }
         XCTAssertEqual(collector.closes, [.frameTooLarge])
     }
 
@@ -147,10 +142,10 @@ final class SocketTests: XCTestCase {
         let fd = connectedStream(to: SocketAddress(unixPath: path)!)
         defer { close(fd) }
         writeAll(fd, Array("{\"a\":1}\n{\"b\":2}\n".utf8))
-        spin(loop) { collector.frames.count == 2 }
+        waitUntil(loop) { collector.frames.count == 2 }
         XCTAssertEqual(collector.frames.map { String(decoding: $0, as: UTF8.self) }, ["{\"a\":1}\n", "{\"b\":2}\n"])
         var reply = [UInt8](repeating: 0, count: 64)
-        usleep(10_000)
+        waitUntil("no echo") { isReadable(fd) }
         let n = read(fd, &reply, 64)
         XCTAssertEqual(String(decoding: reply[0..<max(0, n)], as: UTF8.self), "{\"a\":1}\n{\"b\":2}\n")
         // Silent for over a second: the sweep closes it.
@@ -178,7 +173,7 @@ final class SocketTests: XCTestCase {
         let loop = try EventLoop()
         let waker = loop.waker
         let thread = try WorkerThread(name: "stopper") {
-            usleep(50_000)
+            usleep(50_000)  // the loop must be blocked in epoll_wait when the stop comes
             waker.stop()
         }
         let start = MonotonicClock.now()
