@@ -12,7 +12,6 @@ public final class MediaWorkerHandle: Sendable {
     /// Stops or wakes the worker's loop.
     public let waker: LoopWaker
     private let published = Mutex(MediaCounters())
-    private let pendingRateLimit = Mutex<(rate: UInt32, burst: UInt32)?>(nil)
     let mailbox: WorkerMailbox
     let nextTicket = Atomic<UInt64>(0)
 
@@ -25,13 +24,12 @@ public final class MediaWorkerHandle: Sendable {
     /// The counters as of the worker's last publication (at most one publish interval old).
     public var counters: MediaCounters { published.withLock { $0 } }
 
-    /// Asks the worker to apply a new STUN rate limit at its next tick.
+    /// Asks the worker to apply a new STUN rate limit (within one loop turn).
     public func setRateLimit(ratePerSecond: UInt32, burst: UInt32) {
-        pendingRateLimit.withLock { $0 = (ratePerSecond, burst) }
+        mailbox.post(.setRateLimit(ratePerSecond: ratePerSecond, burst: burst))
     }
 
     func publish(_ counters: MediaCounters) { published.withLock { $0 = counters } }
-    func takeRateLimit() -> (rate: UInt32, burst: UInt32)? { pendingRateLimit.withLock { value in defer { value = nil }; return value } }
 }
 
 /// One media worker: an event loop, a buffer pool, UDP sockets (SO_REUSEPORT, shared with the
@@ -169,9 +167,6 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
 
     public func timerFired(context: UInt64, now: UInt64) {
         turn?.expire(now: now)
-        if let limit = handle.takeRateLimit() {
-            responder.updateRateLimit(ratePerSecond: limit.rate, burst: limit.burst)
-        }
         publish()
         loop.timers.schedule(at: now + config.publishIntervalNanos, handler: self)
     }

@@ -15,12 +15,17 @@ public enum WorkerCommand: Sendable {
     case listAllocations(ticket: UInt64)
     /// Deletes every allocation of a client transport address (answered under `ticket`).
     case killAllocations(client: TransportAddress, ticket: UInt64)
+    /// Replaces the STUN responder's per-source rate limit (reload).
+    case setRateLimit(ratePerSecond: UInt32, burst: UInt32)
+    /// Answered (`.done`) once every command posted before it has run: commands run in order.
+    case barrier(ticket: UInt64)
 }
 
 /// A worker's answer to a command that has one.
 public enum WorkerReply: Sendable {
     case allocations([AllocationInfo])
     case killed(Int)
+    case done
 }
 
 /// One allocation as `rtcgate ctl allocation list` shows it.
@@ -90,6 +95,13 @@ extension MediaWorkerHandle {
     /// themselves, such as tests).
     public func reply(for ticket: UInt64) -> WorkerReply? { mailbox.collect(ticket) }
 
+    /// Waits (at most `timeoutSeconds`) until the worker has run every command sent before;
+    /// false if it did not answer in time.
+    public func synchronize(timeoutSeconds: Double = 1) -> Bool {
+        if case .done? = ask({ .barrier(ticket: $0) }, timeoutSeconds: timeoutSeconds) { return true }
+        return false
+    }
+
     /// Sends a command that is answered and waits for the answer at most `timeoutSeconds`.
     public func ask(_ command: (UInt64) -> WorkerCommand, timeoutSeconds: Double = 1) -> WorkerReply? {
         let ticket = nextTicket.add(1, ordering: .relaxed).newValue
@@ -129,6 +141,10 @@ extension MediaWorker {
             mailbox.answer(ticket, .allocations(turn?.allocationInfos(worker: handle.id, now: MonotonicClock.now()) ?? []))
         case .killAllocations(let client, let ticket):
             mailbox.answer(ticket, .killed(turn?.kill(client: client) ?? 0))
+        case .setRateLimit(let rate, let burst):
+            responder.updateRateLimit(ratePerSecond: rate, burst: burst)
+        case .barrier(let ticket):
+            mailbox.answer(ticket, .done)
         }
     }
 }

@@ -41,6 +41,7 @@ extension GatewayDaemon {
     func drain(graceSeconds: Int) -> JSONValue {
         isDraining = true
         for handle in handles { handle.send(.acceptAllocations(false)) }
+        synchronizeWorkers()
         let told = signaling?.drain(graceSeconds: graceSeconds) ?? 0
         logger.notice("draining: GO_AWAY sent to \(told) signaling clients; new sessions and allocations refused")
         return ["draining": true, "goAwaySent": .number(JSONNumber(told))]

@@ -14,7 +14,8 @@ extension GatewayDaemon {
     }
 
     /// Pushes the store's current records to the workers (TURN users and secrets) and to the
-    /// signaling router (clients, secrets), after a change was written.
+    /// signaling router (clients, secrets), after a change was written; returns once the
+    /// workers have them, so an acknowledged change is in force.
     func applyProvisioning() {
         let current = provisioned()
         let secrets = current.secrets + (configuration.turn.useAuthSecret ? configuration.turn.staticAuthSecrets : [])
@@ -22,6 +23,7 @@ extension GatewayDaemon {
             let users = configuration.turn.credentialStore(realm: configuration.realm, provisioned: current)
             for handle in handles { handle.send(.replaceCredentials(users: users, restSecrets: secrets)) }
         }
+        synchronizeWorkers()
         if let signaling {
             signaling.minter.replace(secrets: secrets)
             var records: [ClientRecord] = []

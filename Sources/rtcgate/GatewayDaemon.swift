@@ -164,6 +164,14 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         }
     }
 
+    /// Waits until every worker has run the commands sent so far, so what a reply or log line
+    /// says was applied is in force (each worker answers within one loop turn; 1 s at most).
+    func synchronizeWorkers() {
+        for handle in handles where !handle.synchronize() {
+            logger.warning("media worker \(handle.id) did not confirm a live change within 1 s")
+        }
+    }
+
     private func stopWorkers() {
         for handle in handles { handle.waker.stop() }
         for thread in threads { thread.join() }
@@ -202,7 +210,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         }
         var restartFor = configuration.applyLive(from: fresh)
         if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
-        applyProvisioning()
+        applyProvisioning()  // also waits until the workers have the new limit
         if let signaling, let freshSignaling { signaling.updatePolicy(freshSignaling.policy) }
         let restartNeeded = !restartFor.isEmpty
         logger.notice("reloaded", metadata: [

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// Two rtcgate instances on one mosquitto (docs/scaling.md): calls are set up through either,
@@ -30,29 +31,24 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(b.waitForLog("cluster: instance a is online", timeout: 10), b.log)
 
         let loop = try EventLoop(maxRegistrations: 64, timerCapacity: 512, tickNanos: 5_000_000)
-        func spin(_ seconds: Double, until condition: () -> Bool = { false }) -> Bool {
-            let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-            while !condition() && MonotonicClock.now() < deadline { loop.runOnce(maxWaitNanos: 5_000_000) }
-            return condition()
-        }
         var connected: [String: SignalTestClient] = [:]
         for (cam, viewer) in pairs {
             for id in [cam, viewer] { connected[id] = try SignalTestClient(id: id, password: password, brokerPort: broker.port, loop: loop) }
         }
-        XCTAssertTrue(spin(5) { connected.values.allSatisfy { $0.mqtt.isConnected } })
-        _ = spin(0.5)
+        waitUntil(loop, "clients not ready") { connected.values.allSatisfy(\.isReady) }
 
         func call(_ sid: String) {
             for (cam, viewer) in pairs {
                 connected[viewer]!.send(["v": 1, "type": "OFFER", "sid": sid, "to": cam, "mid": sid, "body": ["sdp": sampleSDP()]])
             }
-            XCTAssertTrue(spin(5) { pairs.allSatisfy { connected[$0.0]!.received("OFFER").contains { $0["sid"] as? String == sid } } },
-                          "every OFFER \(sid) delivered; a: \(a.log.suffix(1500)) b: \(b.log.suffix(1500))")
+            waitUntil(loop, "every OFFER \(sid) delivered; a: \(a.log.suffix(1500)) b: \(b.log.suffix(1500))") {
+                pairs.allSatisfy { connected[$0.0]!.received("OFFER").contains { $0["sid"] as? String == sid } }
+            }
             for (cam, viewer) in pairs {
                 connected[cam]!.send(["v": 1, "type": "ANSWER", "sid": sid, "to": viewer, "body": ["sdp": sampleSDP()]])
             }
-            XCTAssertTrue(spin(5) { pairs.allSatisfy { connected[$0.1]!.received("ANSWER").contains { $0["sid"] as? String == sid } } })
-            _ = spin(0.5)  // any duplicate would arrive by now
+            waitUntil(loop) { pairs.allSatisfy { connected[$0.1]!.received("ANSWER").contains { $0["sid"] as? String == sid } } }
+            runLoop(loop, for: 0.5)  // a duplicate from the other instance would arrive by now: none may
             for (cam, viewer) in pairs {
                 XCTAssertEqual(connected[cam]!.received("OFFER").filter { $0["sid"] as? String == sid }.count, 1, "\(cam) got one OFFER \(sid)")
                 XCTAssertEqual(connected[viewer]!.received("ANSWER").filter { $0["sid"] as? String == sid }.count, 1, "\(viewer) got one ANSWER")
@@ -63,7 +59,7 @@ final class ClusterTests: XCTestCase {
         call("first")
         // Both instances published: the clients are split between them.
         func published(_ gateway: GatewayProcess) throws -> Int {
-            try ControlSocketTests.ctl(gateway, ["stats"]).json?["mqtt_messages_published_total"]?.intValue ?? 0
+            try ctl(gateway, ["stats"]).json?["mqtt_messages_published_total"]?.intValue ?? 0
         }
         XCTAssertGreaterThan(try published(a), 4)
         XCTAssertGreaterThan(try published(b), 4)
@@ -71,7 +67,7 @@ final class ClusterTests: XCTestCase {
         // A TURN credential minted by instance a works on instance b's relay (same secret).
         let viewer = connected["viewer-1"]!
         viewer.send(["v": 1, "type": "ICE_CONFIG_REQUEST", "mid": "ice", "body": [:] as [String: Any]])
-        XCTAssertTrue(spin(5) { !viewer.received("ICE_CONFIG").isEmpty })
+        waitUntil(loop) { !viewer.received("ICE_CONFIG").isEmpty }
         let servers = (viewer.received("ICE_CONFIG").first?["body"] as? [String: Any])?["iceServers"] as? [[String: Any]] ?? []
         let turn = try XCTUnwrap(servers.first { $0["username"] != nil })
         for gateway in [a, b] {
@@ -82,17 +78,17 @@ final class ClusterTests: XCTestCase {
 
         // Provisioning is replicated: a change made on one instance reaches the other's store.
         func devices(_ gateway: GatewayProcess) throws -> [String] {
-            try ControlSocketTests.ctl(gateway, ["device", "list"]).json?["devices"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            try ctl(gateway, ["device", "list"]).json?["devices"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
         }
-        XCTAssertEqual(try ControlSocketTests.ctl(a, ["device", "add", "doorbell-9", "--group", "home"]).status, 0)
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? devices(b))?.contains("doorbell-9") == true }, "device added on a reaches b: \(b.log.suffix(1500))")
-        let added = try ControlSocketTests.ctl(b, ["secret", "add"])
+        XCTAssertEqual(try ctl(a, ["device", "add", "doorbell-9", "--group", "home"]).status, 0)
+        waitUntil("device added on a reaches b: \(b.log.suffix(1500))", timeout: 5) { (try? devices(b))?.contains("doorbell-9") == true }
+        let added = try ctl(b, ["secret", "add"])
         let secretID = try XCTUnwrap(added.json?["id"]?.stringValue)
-        XCTAssertTrue(waitUntil(timeout: 5) {
-            (try? ControlSocketTests.ctl(a, ["secret", "list"]).json?["secrets"]?.arrayValue?.contains { $0["id"]?.stringValue == secretID }) == true
-        }, "secret added on b reaches a")
-        XCTAssertEqual(try ControlSocketTests.ctl(b, ["device", "remove", "doorbell-9"]).status, 0)
-        XCTAssertTrue(waitUntil(timeout: 5) { (try? devices(a))?.contains("doorbell-9") == false }, "removal on b reaches a")
+        waitUntil("secret added on b reaches a", timeout: 5) {
+            (try? ctl(a, ["secret", "list"]).json?["secrets"]?.arrayValue?.contains { $0["id"]?.stringValue == secretID }) == true
+        }
+        XCTAssertEqual(try ctl(b, ["device", "remove", "doorbell-9"]).status, 0)
+        waitUntil("removal on b reaches a", timeout: 5) { (try? devices(a))?.contains("doorbell-9") == false }
         XCTAssertTrue(a.log.contains("cluster: removed device/doorbell-9 from b"), String(a.log.suffix(2000)))
 
         // Instance b dies without a goodbye: its Will tells a, which then serves every client.

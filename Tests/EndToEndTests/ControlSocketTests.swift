@@ -2,38 +2,26 @@ import Foundation
 import Glibc
 import JSON
 import STUN
+import TestSupport
 import XCTest
 
 /// `rtcgate ctl` and the control socket against the real daemon.
 final class ControlSocketTests: XCTestCase {
-    /// Runs `rtcgate ctl --socket … --json <arguments>`.
-    static func ctl(_ gateway: GatewayProcess, _ arguments: [String], as uid: UInt32? = nil,
-                    socket: String? = nil) throws -> (status: Int32, json: JSONValue?, stderr: String) {
-        var command = [TestPaths.rtcgate, "ctl", "--socket", socket ?? gateway.controlSocket, "--json"] + arguments
-        var executable = command.removeFirst()
-        if let uid {
-            command = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", executable] + command
-            executable = TestPaths.tool("setpriv") ?? "/usr/bin/setpriv"
-        }
-        let result = try runTool(executable, command, timeout: 15)
-        return (result.status, try? JSONParser.parse(Array(result.stdout.utf8)), result.stderr)
-    }
-
     func testStatusStatsConfigAndLogLevel() throws {
         let gateway = try GatewayProcess(flags: ["--user", "alice:secret"])
-        let status = try Self.ctl(gateway, ["status"])
+        let status = try ctl(gateway, ["status"])
         XCTAssertEqual(status.status, 0, status.stderr)
         XCTAssertEqual(status.json?["version"]?.stringValue, "0.1.0")
         XCTAssertEqual(status.json?["pid"]?.intValue, Int(gateway.pid))
-        let stats = try Self.ctl(gateway, ["stats"])
+        let stats = try ctl(gateway, ["stats"])
         XCTAssertGreaterThanOrEqual(stats.json?["stun_requests_total"]?.intValue ?? -1, 0, "\(String(describing: stats.json))")
         XCTAssertNotNil(stats.json?["stun_dropped_total"]?["reason=rate_limited"])
         let prometheus = try runTool(TestPaths.rtcgate, ["ctl", "--socket", gateway.controlSocket, "stats", "--prometheus"])
         XCTAssertTrue(prometheus.stdout.contains("# TYPE rtcgate_turn_allocations gauge"), prometheus.stdout)
-        XCTAssertEqual(try Self.ctl(gateway, ["log-level", "debug"]).status, 0)
-        XCTAssertEqual(try Self.ctl(gateway, ["config"]).json?["logLevel"]?.stringValue, "debug")
-        XCTAssertEqual(try Self.ctl(gateway, ["log-level", "loud"]).status, 1, "refused: not a level")
-        let config = try Self.ctl(gateway, ["config"]).json
+        XCTAssertEqual(try ctl(gateway, ["log-level", "debug"]).status, 0)
+        XCTAssertEqual(try ctl(gateway, ["config"]).json?["logLevel"]?.stringValue, "debug")
+        XCTAssertEqual(try ctl(gateway, ["log-level", "loud"]).status, 1, "refused: not a level")
+        let config = try ctl(gateway, ["config"]).json
         XCTAssertEqual(config?["turn"]?["configUsers"]?.intValue, 1)
         XCTAssertFalse(config?.jsonText.contains("secret") == true && config?.jsonText.contains("alice:secret") == true, "no secrets")
         gateway.stopCleanly()
@@ -43,25 +31,24 @@ final class ControlSocketTests: XCTestCase {
         let gateway = try GatewayProcess(flags: ["--user", "alice:secret", "--realm", "example.org"])
         let client = try TurnTestClient(port: gateway.port)
         XCTAssertTrue(try client.allocate().isSuccess)
-        let listed = try Self.ctl(gateway, ["allocation", "list"])
+        let listed = try ctl(gateway, ["allocation", "list"])
         let allocations = listed.json?["allocations"]?.arrayValue ?? []
         XCTAssertEqual(allocations.count, 1, "\(listed)")
         XCTAssertEqual(allocations.first?["user"]?.stringValue, "alice")
         XCTAssertEqual(allocations.first?["client"]?.stringValue, client.localAddress.description)
         XCTAssertEqual(allocations.first?["transport"]?.stringValue, "udp")
         // Drain: a second client cannot allocate (508); the first one still refreshes.
-        XCTAssertEqual(try Self.ctl(gateway, ["drain", "--grace", "5"]).status, 0)
-        usleep(50_000)
+        XCTAssertEqual(try ctl(gateway, ["drain", "--grace", "5"]).status, 0)  // replies once every worker refuses
         let latecomer = try TurnTestClient(port: gateway.port)
         XCTAssertEqual(try latecomer.allocate().errorCode, 508)
         let refresh = try client.request(.refresh) { try $0.appendUInt32(.lifetime, 600) }
         XCTAssertTrue(refresh.isSuccess, "\(refresh)")
-        XCTAssertEqual(try Self.ctl(gateway, ["status"]).json?["draining"]?.boolValue, true)
+        XCTAssertEqual(try ctl(gateway, ["status"]).json?["draining"]?.boolValue, true)
         // Kill: the allocation is gone, so the client's next Refresh is a mismatch (437).
-        let killed = try Self.ctl(gateway, ["allocation", "kill", client.localAddress.description])
+        let killed = try ctl(gateway, ["allocation", "kill", client.localAddress.description])
         XCTAssertEqual(killed.json?["killed"]?.intValue, 1, killed.stderr)
         XCTAssertEqual(try client.request(.refresh) { try $0.appendUInt32(.lifetime, 600) }.errorCode, 437)
-        XCTAssertEqual(try Self.ctl(gateway, ["allocation", "kill", client.localAddress.description]).status, 1, "not-found")
+        XCTAssertEqual(try ctl(gateway, ["allocation", "kill", client.localAddress.description]).status, 1, "not-found")
         gateway.stopCleanly()
     }
 
@@ -72,23 +59,23 @@ final class ControlSocketTests: XCTestCase {
         // Mode 0660, owned by root: another uid cannot even open the socket.
         let strict = try GatewayProcess()
         chmod(strict.directory.path, 0o755)
-        let refused = try Self.ctl(strict, ["status"], as: 65534)
+        let refused = try ctl(strict, ["status"], as: 65534)
         XCTAssertEqual(refused.status, 4, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("permission denied"), refused.stderr)
         strict.stopCleanly()
         // Mode 0666: it can connect, and SO_PEERCRED refuses it (forbidden).
         let open = try GatewayProcess(flags: ["--control-mode", "0666"])
         chmod(open.directory.path, 0o755)
-        let forbidden = try Self.ctl(open, ["status"], as: 65534)
+        let forbidden = try ctl(open, ["status"], as: 65534)
         XCTAssertEqual(forbidden.status, 4, forbidden.stderr)
         XCTAssertTrue(forbidden.stderr.contains("permission denied"), forbidden.stderr)
-        XCTAssertEqual(try Self.ctl(open, ["status"]).status, 0, "root still may")
+        XCTAssertEqual(try ctl(open, ["status"]).status, 0, "root still may")
         open.stopCleanly()
     }
 
     func testDaemonDownAndBadRequests() throws {
         let gateway = try GatewayProcess()
-        let down = try Self.ctl(gateway, ["status"], socket: gateway.directory.file("nothing.sock"))
+        let down = try ctl(gateway, ["status"], socket: gateway.directory.file("nothing.sock"))
         XCTAssertEqual(down.status, 3, down.stderr)
         XCTAssertTrue(down.stderr.contains("not running"), down.stderr)
         // Raw protocol: malformed, unknown and oversized requests get clear errors.

@@ -58,17 +58,6 @@ func monotonicSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
-/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds pass.
-@discardableResult
-func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () -> Bool) -> Bool {
-    let deadline = monotonicSeconds() + timeout
-    while true {
-        if condition() { return true }
-        if monotonicSeconds() >= deadline { return false }
-        usleep(UInt32(interval * 1_000_000))
-    }
-}
-
 /// The outcome of a finished process.
 struct ToolResult {
     /// Exit status, or the signal number when `signaled`.
@@ -91,7 +80,7 @@ private func childEnvironment() -> [String: String] {
 private func killAndReap(_ process: Process) {
     guard process.isRunning else { return }
     kill(process.processIdentifier, SIGKILL)
-    waitUntil(timeout: 5) { !process.isRunning }
+    _ = holds(within: 5) { !process.isRunning }
 }
 
 /// Runs `executable` to completion with stdout and stderr captured to files; throws if it is
@@ -122,7 +111,7 @@ func runTool(_ executable: String, _ arguments: [String], currentDirectory: Stri
     try process.run()
     try? out.close()
     try? err.close()
-    let finished = waitUntil(timeout: timeout) { !process.isRunning }
+    let finished = holds(within: timeout) { !process.isRunning }
     let seconds = monotonicSeconds() - started
     let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
@@ -258,7 +247,7 @@ final class GatewayProcess {
     /// Waits (bounded) for `text` to appear in the log at least `count` times.
     @discardableResult
     func waitForLog(_ text: String, count: Int = 1, timeout: Double = 5) -> Bool {
-        waitUntil(timeout: timeout, interval: 0.02) { log.components(separatedBy: text).count - 1 >= count }
+        holds(within: timeout) { log.components(separatedBy: text).count - 1 >= count }
     }
 
     /// Sends Binding requests over UDP on 127.0.0.1 until one is answered.
@@ -287,7 +276,7 @@ final class GatewayProcess {
         var killed = false
         if process.isRunning {
             kill(pid, signal)
-            if !waitUntil(timeout: timeout, interval: 0.005, { !process.isRunning }) {
+            if !holds(within: timeout, { !process.isRunning }) {
                 killed = true
                 killAndReap(process)
             }

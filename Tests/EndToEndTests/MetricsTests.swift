@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 /// The Prometheus endpoint of the running binary.
@@ -25,8 +26,12 @@ final class MetricsTests: XCTestCase {
         let gateway = try GatewayProcess(flags: ["--metrics-listen", "127.0.0.1:\(metricsPort)"])
         // One Binding request so a counter moves (the readiness probe already sent some).
         XCTAssertTrue(gateway.waitForLog("metrics on http://127.0.0.1:\(metricsPort)/metrics"), gateway.log)
-        usleep(400_000)  // workers publish their counters every 250 ms
-        let response = try get("/metrics", port: metricsPort)
+        // Workers publish their counters periodically: wait for the readiness probe's request.
+        var response = ""
+        try waitUntil("the readiness probe's Binding request is never counted: \(response)") {
+            response = try get("/metrics", port: metricsPort)
+            return !response.contains("rtcgate_stun_requests_total 0\n")
+        }
         XCTAssertTrue(response.hasPrefix("HTTP/1.1 200 OK\r\n"), response)
         XCTAssertTrue(response.contains("Content-Type: text/plain; version=0.0.4"), response)
         XCTAssertTrue(response.contains("# TYPE rtcgate_stun_requests_total counter\n"), response)
@@ -45,7 +50,7 @@ final class MetricsTests: XCTestCase {
 
     func testMetricsRefuseANonLoopbackAddress() throws {
         let gateway = try GatewayProcess(flags: ["--metrics-listen", "0.0.0.0:9999"], waitReady: false)
-        XCTAssertTrue(waitUntil(timeout: 10) { !gateway.isRunning }, "rtcgate should refuse to start")
+        waitUntil("rtcgate should refuse to start", timeout: 10) { !gateway.isRunning }
         let exit = gateway.stop()
         XCTAssertEqual(exit.status, 2, exit.log)
         XCTAssertTrue(exit.log.contains("not a loopback address"), exit.log)

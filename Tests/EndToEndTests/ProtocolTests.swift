@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import STUN
+import TestSupport
 import XCTest
 
 /// Fails unless `reply` is at most 2.5 times `request` (anti-reflection bound).
@@ -75,9 +76,9 @@ final class ProtocolTests: XCTestCase {
     /// source address is still served, and no reply is larger than 2.5x its request.
     func testAntiReflectionRateLimitPerSource() throws {
         let gateway = try GatewayProcess(flags: ["--stun-rate-limit", "5", "--stun-rate-burst", "5"])
-        usleep(1_200_000)  // refill the 127.0.0.1 bucket the readiness probe used
 
-        let flooder = try UDPClient(bindTo: "127.0.0.1")
+        // A source the readiness probe (from 127.0.0.1) has not used: its bucket is full.
+        let flooder = try UDPClient(bindTo: "127.0.0.3")
         let requests = try (0..<50).map { _ in try StunWire.request() }
         let started = monotonicSeconds()
         for request in requests { try flooder.send(request.bytes, to: "127.0.0.1", port: gateway.port) }
@@ -130,7 +131,7 @@ final class ProtocolTests: XCTestCase {
                     try builder.append(.software, utf8: "rtcgate end-to-end test")
                 }
                 try connection.write(Array(request.bytes[0..<split]))
-                usleep(50_000)
+                usleep(50_000)  // the server must read the first part alone: that is the case under test
                 try connection.write(Array(request.bytes[split...]))
                 let bytes = try XCTUnwrap(connection.readStunMessage(), "\(ip): no answer to a request split at \(split)")
                 let reply = try StunReply(bytes)

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// One signaling client as a device or app would run it: its own MQTT connection (username =
@@ -40,6 +41,12 @@ final class SignalTestClient: MQTTClientDelegate {
     /// Publishes raw bytes on `up/{id}` (malformed input).
     func sendRaw(_ bytes: [UInt8], topicID: String? = nil) {
         mqtt.publish(topic: "rtc/v1/up/\(topicID ?? id)", payload: bytes)
+    }
+
+    /// Connected, its `down` subscription acknowledged and its retained online status accepted by
+    /// the broker: from then on rtcgate handles that status before anything published later.
+    var isReady: Bool {
+        mqtt.isConnected && mqtt.counters.subscriptionsAcknowledged >= 1 && mqtt.counters.acknowledged >= 1 && mqtt.pendingAckCount == 0
     }
 
     /// Messages of `type` received so far.
@@ -100,28 +107,14 @@ final class SignalingRig {
         let client = try SignalTestClient(id: id, password: password, brokerPort: broker.port, loop: loop,
                                           protocolChoice: protocolChoice)
         clients[id] = client
-        guard spin(timeout: 5, until: { client.mqtt.isConnected }) else { throw HarnessError("\(id) did not connect") }
-        spin(seconds: 0.2)  // rtcgate receives the retained online status
+        guard holds(within: 5, loop: loop, { client.isReady }) else { throw HarnessError("\(id) did not connect") }
         return client
     }
-
-    /// Runs the test loop until `condition` holds or `timeout` seconds pass.
-    @discardableResult
-    func spin(timeout: Double, until condition: () -> Bool) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(timeout * 1e9)
-        while !condition() {
-            if MonotonicClock.now() >= deadline { return false }
-            loop.runOnce(maxWaitNanos: 5_000_000)
-        }
-        return true
-    }
-
-    func spin(seconds: Double) { spin(timeout: seconds) { false } }
 
     /// Waits for the next message of `type` at `client` (bounded) and returns it.
     func expect(_ type: String, at client: SignalTestClient, count: Int = 1, timeout: Double = 5,
                 file: StaticString = #filePath, line: UInt = #line) -> [String: Any]? {
-        let arrived = spin(timeout: timeout) { client.received(type).count >= count }
+        let arrived = holds(within: timeout, loop: loop) { client.received(type).count >= count }
         XCTAssertTrue(arrived, "\(client.id) got no \(type) (#\(count)) within \(timeout) s; inbox: \(client.inbox)\nrtcgate log:\n\(gateway.log.suffix(3000))",
                       file: file, line: line)
         return arrived ? client.received(type)[count - 1] : nil

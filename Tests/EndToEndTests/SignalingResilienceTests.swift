@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// The signaling plane when things go wrong: the broker restarts, a client vanishes, a client
@@ -28,19 +29,19 @@ final class SignalingResilienceTests: XCTestCase {
         let viewer = try rig.connect("viewer-1")
         establish(rig, cam: cam, viewer: viewer)
         rig.broker.stop()
-        XCTAssertTrue(rig.spin(timeout: 5) { !cam.mqtt.isConnected && !viewer.mqtt.isConnected })
-        rig.spin(seconds: 1)
+        waitUntil(rig.loop, timeout: 5) { !cam.mqtt.isConnected && !viewer.mqtt.isConnected }
+        XCTAssertTrue(rig.gateway.waitForLog("signaling: broker unreachable", timeout: 5), "rtcgate noticed the broker leave")
         // The media plane does not notice: STUN is answered while the broker is away.
         try rig.gateway.waitUntilServing(timeout: 1)
         try rig.broker.start()
         let back = MonotonicClock.now()
         XCTAssertTrue(rig.gateway.waitForLog("signaling connected", count: 2, timeout: 5), "rtcgate reconnected:\n\(rig.gateway.log)")
-        XCTAssertTrue(rig.spin(timeout: 5) { cam.mqtt.isConnected && viewer.mqtt.isConnected })
+        waitUntil(rig.loop, timeout: 5) { cam.mqtt.isConnected && viewer.mqtt.isConnected }
         // Clients that stayed signal again on the same session, within seconds of the broker's return.
         var delivered = false
         for seq in 0..<40 where !delivered {
             viewer.send(["v": 1, "type": "CANDIDATES", "sid": "s1", "to": "cam-1", "seq": seq, "body": candidates(seq)])
-            delivered = rig.spin(timeout: 0.25) { !cam.received("CANDIDATES").isEmpty }
+            delivered = holds(within: 0.25, loop: rig.loop) { !cam.received("CANDIDATES").isEmpty }
         }
         XCTAssertTrue(delivered, "no CANDIDATES through after the restart; viewer inbox \(viewer.inbox)\n\(rig.gateway.log.suffix(2000))")
         XCTAssertLessThan(Double(MonotonicClock.now() - back) / 1e9, 8)
@@ -97,7 +98,7 @@ final class SignalingResilienceTests: XCTestCase {
             rig.loop.runOnce(maxWaitNanos: 1_000_000)
             if MonotonicClock.now() - start > 20_000_000_000 { break }
         }
-        XCTAssertTrue(rig.spin(timeout: 10) { cam.received("CANDIDATES").count == 20 }, "the viewer's messages all arrive")
+        waitUntil(rig.loop, "the viewer's messages all arrive", timeout: 10) { cam.received("CANDIDATES").count == 20 }
         let latencies = cam.inbox.enumerated().compactMap { index, message -> Double? in
             guard message["type"] as? String == "CANDIDATES", let seq = message["seq"] as? Int, let sent = sentAt[seq] else { return nil }
             return Double(cam.receiveTimes[index] - sent) / 1e6
@@ -105,8 +106,9 @@ final class SignalingResilienceTests: XCTestCase {
         XCTAssertEqual(latencies.count, 20)
         XCTAssertLessThan(latencies[latencies.count / 2], 100, "median latency of the others under the flood (ms): \(latencies)")
         // The flooder is held to its bucket (burst 40, 20/s) and told so.
-        XCTAssertTrue(rig.spin(timeout: 10) { flooder.received("STATUS").count + target.received("CANDIDATES").count >= floodSent },
-                      "every flood message is either forwarded or refused")
+        waitUntil(rig.loop, "every flood message is either forwarded or refused", timeout: 10) {
+            flooder.received("STATUS").count + target.received("CANDIDATES").count >= floodSent
+        }
         let forwarded = target.received("CANDIDATES").count
         XCTAssertLessThan(forwarded, 200, "rate limit: 40 burst + 20/s")
         let limited = flooder.received("STATUS").filter { $0["error"] as? String == "rate-limited" }

@@ -46,10 +46,13 @@ final class SignalingWebRTCTests: XCTestCase {
                       "--timeout", "45", "--mqtt", mqtt]
         let answerer = try startPeer(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer"],
                                      directory: directory, name: "answerer")
-        usleep(300_000)
+        // The offerer may only start once rtcgate has seen the answerer online.
+        try waitUntil("the answerer never came online at rtcgate", timeout: 30) {
+            try ctl(rig.gateway, ["stats"]).json?["signaling_presence_changes_total"]?["state=online"]?.intValue ?? 0 >= 1
+        }
         let offerer = try startPeer(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer"],
                                     directory: directory, name: "offerer")
-        let finished = waitUntil(timeout: 60, interval: 0.1) { !offerer.process.isRunning && !answerer.process.isRunning }
+        let finished = holds(within: 60) { !offerer.process.isRunning && !answerer.process.isRunning }
         for run in [offerer, answerer] where run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) }
         let offered = result(of: offerer)
         let answered = result(of: answerer)

@@ -50,7 +50,7 @@ final class BackgroundTool {
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            waitUntil(timeout: 5) { !process.isRunning }
+            _ = holds(within: 5) { !process.isRunning }
         }
         directory.remove()
     }
@@ -110,7 +110,7 @@ final class TurnInteropTests: XCTestCase {
         let gateway = try GatewayProcess(flags: flags, port: port)
         let peer = try BackgroundTool(peerTool, ["-p", "\(peerPort)", "-L", "127.0.0.1", "-L", "::1"])
         // Ready once it holds its UDP port on both loopbacks.
-        let bound = waitUntil(timeout: 5, interval: 0.02) {
+        let bound = holds(within: 5) {
             (try? BoundSocket(udp: true, ip: "127.0.0.1", port: peerPort)) == nil
                 && (try? BoundSocket(udp: true, ip: "::1", port: peerPort)) == nil
         }

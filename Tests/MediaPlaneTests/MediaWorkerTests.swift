@@ -3,6 +3,7 @@ import MallocCounter
 import MediaPlane
 import Reactor
 import STUN
+import TestSupport
 import XCTest
 
 /// A plain client socket for driving a worker from the test thread.
@@ -104,6 +105,26 @@ final class MediaWorkerTests: XCTestCase {
         let other = try Client(ip: "127.0.0.2", server: worker.boundAddresses[0])
         other.send(try bindingRequest())
         XCTAssertNotNil(other.receive(driving: worker), "another source is not limited by the flood")
+    }
+
+    /// A limit set live (reload) applies within one loop turn, before a barrier sent after it
+    /// is answered: the daemon confirms live changes that way.
+    func testLiveRateLimitAppliesBeforeALaterBarrierIsAnswered() throws {
+        let worker = try makeWorker(rateLimit: 0)
+        worker.handle.setRateLimit(ratePerSecond: 1, burst: 1)
+        worker.handle.send(.barrier(ticket: 7))
+        var answer: WorkerReply?
+        waitUntil(worker.loop, "the barrier was not answered") {
+            answer = worker.handle.reply(for: 7)
+            return answer != nil
+        }
+        guard case .done? = answer else { return XCTFail("barrier answered with \(String(describing: answer))") }
+        let flooder = try Client(ip: "127.0.0.3", server: worker.boundAddresses[0])
+        for _ in 0..<10 { flooder.send(try bindingRequest()) }
+        var answered = 0
+        while flooder.receive(driving: worker, timeoutMs: 100) != nil { answered += 1 }
+        XCTAssertGreaterThanOrEqual(answered, 1)
+        XCTAssertLessThanOrEqual(answered, 2, "burst 1 (plus at most one refill) once the new limit is in force")
     }
 
     func testAnswersOverTCP() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import TURN
 
@@ -52,7 +53,10 @@ final class AuthCoturnInteropTests: XCTestCase {
             server.terminate()
             server.waitUntilExit()
         }
-        usleep(700_000)
+        let log = directory.appendingPathComponent("turn.log")
+        waitUntil("turnserver did not start", timeout: 10) {
+            (try? String(contentsOf: log, encoding: .utf8))?.contains("Total General servers") == true || !server.isRunning
+        }
         XCTAssertTrue(server.isRunning, "turnserver exited early")
 
         let now = UInt64(Date().timeIntervalSince1970)
