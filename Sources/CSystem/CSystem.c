@@ -59,3 +59,17 @@ void rtcgate_udp_segment_control(void *control, uint16_t size) {
     memcpy(CMSG_DATA(header), &size, sizeof(size));
 }
 
+
+unsigned long rtcgate_rxq_ovfl_control_space(void) { return CMSG_SPACE(sizeof(uint32_t)); }
+
+int64_t rtcgate_rxq_ovfl_value(const struct msghdr *header) {
+    if (header->msg_controllen < CMSG_LEN(sizeof(uint32_t))) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)header); c != NULL; c = CMSG_NXTHDR((struct msghdr *)header, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+            uint32_t value;
+            memcpy(&value, CMSG_DATA(c), sizeof(value));
+            return value;
+        }
+    }
+    return -1;
+}

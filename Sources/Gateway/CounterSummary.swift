@@ -17,6 +17,7 @@ package enum CounterSummary {
             "udp_in": "\(total.udpDatagramsIn)",
             "udp_out": "\(total.udpDatagramsOut)",
             "udp_send_failures": "\(total.udpSendFailures)",
+            "udp_kernel_drops": "\(total.udpKernelDrops)",
             "udp_gso_runs": "\(total.udpSegmentedRuns)",
             "udp_gso_datagrams": "\(total.udpSegmentedDatagrams)",
             "pool_in_use": "\(total.poolInUse)/\(total.poolCapacity)",

@@ -54,6 +54,8 @@ package struct MetricsCollector {
         counter("udp_datagrams_received_total", "UDP datagrams received on the listening sockets.", total.udpDatagramsIn)
         counter("udp_datagrams_sent_total", "UDP datagrams sent from the listening sockets.", total.udpDatagramsOut)
         counter("udp_send_failures_total", "UDP sends that failed.", total.udpSendFailures)
+        counter("udp_kernel_drops_total", "Datagrams the kernel dropped for a full socket receive buffer (SO_RXQ_OVFL); raise socket-buffer-bytes.",
+                total.udpKernelDrops)
         counter("udp_segmented_runs_total", "Runs of same-size datagrams to one destination sent as one message (UDP GSO).", total.udpSegmentedRuns)
         counter("udp_segmented_datagrams_total", "Datagrams sent within those runs.", total.udpSegmentedDatagrams)
         counter("udp_segmentation_fallbacks_total", "Runs the kernel refused as one message, sent datagram by datagram.", total.udpSegmentationFallbacks)

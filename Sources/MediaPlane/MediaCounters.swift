@@ -21,6 +21,9 @@ public struct MediaCounters: Sendable, Equatable {
     public var udpDatagramsOut: UInt64 = 0
     /// Datagrams the kernel refused to send (socket buffer full, unreachable).
     public var udpSendFailures: UInt64 = 0
+    /// Datagrams the kernel dropped because a listening or relay socket's receive buffer was
+    /// full (SO_RXQ_OVFL; a drop shows with the next datagram that socket receives).
+    public var udpKernelDrops: UInt64 = 0
     /// Datagrams longer than a pool slot, dropped.
     public var udpTruncated: UInt64 = 0
     /// Datagrams from an address family rtcgate cannot answer, dropped.
@@ -61,6 +64,7 @@ public struct MediaCounters: Sendable, Equatable {
         udpDatagramsIn &+= other.udpDatagramsIn
         udpDatagramsOut &+= other.udpDatagramsOut
         udpSendFailures &+= other.udpSendFailures
+        udpKernelDrops &+= other.udpKernelDrops
         udpTruncated &+= other.udpTruncated
         udpUnknownFamily &+= other.udpUnknownFamily
         udpReceiveCalls &+= other.udpReceiveCalls

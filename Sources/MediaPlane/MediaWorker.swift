@@ -43,6 +43,11 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     public private(set) var boundAddresses: [SocketAddress] = []
     /// The TCP listening addresses actually bound.
     public private(set) var streamAddresses: [SocketAddress] = []
+    /// The kernel's receive and send buffer sizes of the listening UDP sockets, and whether a
+    /// requested size was capped by the system maximum (nil without UDP).
+    public var socketBuffers: (receiveBytes: Int, sendBytes: Int, capped: Bool)? {
+        udpSockets.first.map { ($0.receiveBufferBytes, $0.sendBufferBytes, udpSockets.contains(where: \.bufferCapped)) }
+    }
 
     let config: MediaWorkerConfig
     let pool: BufferPool
@@ -123,12 +128,14 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         snapshot.poolExhaustions = pool.exhaustions
         snapshot.poolInUse = UInt64(pool.used)
         snapshot.addSegmentation(of: sendBatch)
+        for socket in udpSockets { snapshot.udpKernelDrops &+= socket.kernelDrops }
         if let turn {
             snapshot.addSegmentation(of: turn.peerBatch)
             snapshot.turn = turn.core.counters
             snapshot.turnAllocations = UInt64(turn.core.allocations.count)
             snapshot.turnRelayExhaustions = turn.relays.exhaustions
             snapshot.turnRelaySendFailures = turn.relaySendFailures
+            snapshot.udpKernelDrops &+= turn.relays.kernelDrops
         }
         for listener in listeners {
             snapshot.tcpAccepted &+= listener.counters.accepted

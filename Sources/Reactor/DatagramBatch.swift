@@ -14,6 +14,9 @@ public final class DatagramBatch {
     @usableFromInline let addresses: UnsafeMutablePointer<sockaddr_storage>
     /// Runs of entries for sockets that send with UDP segmentation.
     let runs: SegmentRuns
+    /// One SO_RXQ_OVFL control buffer per entry, for sockets that count kernel drops.
+    let receiveControl: UnsafeMutableRawPointer
+    static let receiveControlSpace = Int(rtcgate_rxq_ovfl_control_space())
     /// Runs of several datagrams sent as one message (UDP segmentation) through this batch.
     public internal(set) var segmentedRuns: UInt64 = 0
     /// Datagrams that left in those runs.
@@ -24,7 +27,7 @@ public final class DatagramBatch {
     /// Bytes one entry reserves: header, iovec, address, and its share of the segmentation runs.
     public static var bytesPerEntry: Int {
         2 * MemoryLayout<rtcgate_mmsghdr>.stride + MemoryLayout<iovec>.stride + MemoryLayout<sockaddr_storage>.stride
-            + MemoryLayout<Int>.stride + Int(rtcgate_udp_segment_control_space())
+            + MemoryLayout<Int>.stride + Int(rtcgate_udp_segment_control_space()) + receiveControlSpace
     }
 
     public init(capacity: Int) {
@@ -34,6 +37,7 @@ public final class DatagramBatch {
         vectors = .allocate(capacity: capacity)
         addresses = .allocate(capacity: capacity)
         runs = SegmentRuns(capacity: capacity)
+        receiveControl = .allocate(byteCount: capacity * Self.receiveControlSpace, alignment: 16)
         headers.initialize(repeating: rtcgate_mmsghdr(), count: capacity)
         vectors.initialize(repeating: iovec(), count: capacity)
         addresses.initialize(repeating: sockaddr_storage(), count: capacity)
@@ -49,6 +53,7 @@ public final class DatagramBatch {
         headers.deallocate()
         vectors.deallocate()
         addresses.deallocate()
+        receiveControl.deallocate()
     }
 
     /// Points entry `i` at `buffer` (its capacity for receiving, its length for sending).
@@ -101,13 +106,31 @@ public final class DatagramBatch {
         headers[i].msg_hdr.msg_namelen = length
     }
 
-    /// Resets the per-receive fields of entries `0..<count` before the next `recvmmsg`.
-    @inlinable
-    func prepareForReceive(count: Int) {
+    /// Resets the per-receive fields of entries `0..<count` before the next `recvmmsg`; with
+    /// `control`, each entry gets room for the SO_RXQ_OVFL drop counter.
+    func prepareForReceive(count: Int, control: Bool) {
         for i in 0..<count {
             headers[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             headers[i].msg_hdr.msg_flags = 0
             headers[i].msg_len = 0
+            if control {
+                headers[i].msg_hdr.msg_control = receiveControl + i * Self.receiveControlSpace
+                headers[i].msg_hdr.msg_controllen = Self.receiveControlSpace
+            }
+        }
+    }
+
+    /// The socket's drop counter as of entry `i` (SO_RXQ_OVFL), if it came with one.
+    func dropCounter(at i: Int) -> UInt32? {
+        let value = rtcgate_rxq_ovfl_value(&headers[i].msg_hdr)
+        return value >= 0 ? UInt32(truncatingIfNeeded: value) : nil
+    }
+
+    /// Takes the control buffers of entries `0..<count` back out, so the batch can be sent from.
+    func clearReceiveControl(count: Int) {
+        for entry in 0..<count {
+            headers[entry].msg_hdr.msg_control = nil
+            headers[entry].msg_hdr.msg_controllen = 0
         }
     }
 }

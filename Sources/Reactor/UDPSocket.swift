@@ -14,6 +14,19 @@ public final class UDPSocket {
     /// turned off.
     private var refusedRuns = 0
     static let refusalLimit = 16
+    /// The kernel's receive and send buffer sizes for this socket (what `getsockopt` reports:
+    /// the kernel doubles a request for its bookkeeping).
+    public let receiveBufferBytes: Int
+    public let sendBufferBytes: Int
+    /// Whether a buffer request was capped by `net.core.rmem_max`/`wmem_max` (the process may
+    /// not force it: SO_RCVBUFFORCE needs CAP_NET_ADMIN).
+    public let bufferCapped: Bool
+    /// Whether the kernel reports this socket's drops with each datagram (SO_RXQ_OVFL).
+    let countsKernelDrops: Bool
+    /// Datagrams the kernel dropped because this socket's receive buffer was full, as of the
+    /// last datagram received.
+    public private(set) var kernelDrops: UInt64 = 0
+    private var lastDropCounter: UInt32 = 0
 
     /// Creates, configures and binds a socket.
     /// - Parameters:
@@ -29,13 +42,20 @@ public final class UDPSocket {
         do throws(SystemError) {
             if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            var capped = false
             if let bufferBytes {
-                try setSocketOption(fd, SOL_SOCKET, SO_RCVBUF, Int32(clamping: bufferBytes))
-                try setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, Int32(clamping: bufferBytes))
+                let size = Int32(clamping: bufferBytes)
+                capped = try !Self.setBuffer(fd, force: SO_RCVBUFFORCE, plain: SO_RCVBUF, size)
+                capped = try !Self.setBuffer(fd, force: SO_SNDBUFFORCE, plain: SO_SNDBUF, size) || capped
             }
             let bound = address.withSockAddr { Glibc.bind(fd, $0, $1) }
             if bound != 0 { throw SystemError("bind(\(address))") }
             localAddress = try Self.localName(of: fd)
+            receiveBufferBytes = Self.intOption(fd, SO_RCVBUF)
+            sendBufferBytes = Self.intOption(fd, SO_SNDBUF)
+            bufferCapped = capped
+            var one: Int32 = 1
+            countsKernelDrops = setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, socklen_t(MemoryLayout<Int32>.size)) == 0
         } catch {
             close(fd)
             throw error
@@ -46,19 +66,49 @@ public final class UDPSocket {
 
     deinit { close(fd) }
 
+    /// Sets a buffer size, forced past the system maximum when the process may (CAP_NET_ADMIN);
+    /// false when only the capped size could be asked for.
+    private static func setBuffer(_ fd: Int32, force: Int32, plain: Int32, _ size: Int32) throws(SystemError) -> Bool {
+        var value = size
+        if setsockopt(fd, SOL_SOCKET, force, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 { return true }
+        try setSocketOption(fd, SOL_SOCKET, plain, size)
+        return Int(intOption(fd, plain)) >= 2 * Int(size)  // the kernel doubles what it grants
+    }
+
+    private static func intOption(_ fd: Int32, _ name: Int32) -> Int {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, name, &value, &length) == 0 ? Int(value) : 0
+    }
+
     /// Receives up to `count` datagrams into `batch` entries `0..<count` (their buffers must be
     /// set). Returns how many arrived; 0 when none was waiting.
-    @inlinable
     public func receive(into batch: DatagramBatch, count: Int) throws(SystemError) -> Int {
-        batch.prepareForReceive(count: count)
+        let count = min(count, batch.capacity)
+        batch.prepareForReceive(count: count, control: countsKernelDrops)
         while true {
-            let n = rtcgate_recvmmsg(fd, batch.headers, UInt32(min(count, batch.capacity)), Int32(MSG_DONTWAIT))
-            if n >= 0 { return Int(n) }
+            let n = rtcgate_recvmmsg(fd, batch.headers, UInt32(count), Int32(MSG_DONTWAIT))
+            if n >= 0 {
+                noteDrops(batch, received: Int(n), count: count)
+                return Int(n)
+            }
             let code = errno
             if code == EINTR { continue }
+            noteDrops(batch, received: 0, count: count)
             if code == EAGAIN || code == EWOULDBLOCK { return 0 }
             throw SystemError("recvmmsg", code: code)
         }
+    }
+
+    /// Takes the drop counter of the newest datagram (every drop before it is in it) and the
+    /// control buffers back out of the batch.
+    private func noteDrops(_ batch: DatagramBatch, received: Int, count: Int) {
+        guard countsKernelDrops else { return }
+        if received > 0, let counter = batch.dropCounter(at: received - 1) {
+            kernelDrops &+= UInt64(counter &- lastDropCounter)
+            lastDropCounter = counter
+        }
+        batch.clearReceiveControl(count: count)
     }
 
     /// Sends entries `0..<count` of `batch`. Returns how many the kernel took; a datagram the

@@ -158,6 +158,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         for id in 0..<configuration.resolvedWorkers {
             // Built here so bind errors surface before anything runs; owned by its thread after.
             let worker = try MediaWorker(id: id, config: media)
+            if id == 0 { logSocketBuffers(worker, requested: media.socketBufferBytes) }
             handles.append(worker.handle)
             let transfer = OwnershipTransfer(value: worker)
             threads.append(try WorkerThread(name: "rtcgate-media\(id)") { transfer.value.run() })
@@ -169,6 +170,23 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     func synchronizeWorkers() {
         for handle in handles where !handle.synchronize() {
             logger.warning("media worker \(handle.id) did not confirm a live change within 1 s")
+        }
+    }
+
+    /// The UDP socket buffers as the kernel granted them; a warning when the system maximum cut
+    /// a request, since bursts then overflow (udp_kernel_drops).
+    private func logSocketBuffers(_ worker: MediaWorker, requested: Int?) {
+        guard let buffers = worker.socketBuffers else { return }
+        // The kernel reports twice what it grants for data (the rest is its bookkeeping).
+        let metadata: Logger.Metadata = ["receive_kib": "\(buffers.receiveBytes / 2048)", "send_kib": "\(buffers.sendBytes / 2048)",
+                                         "requested_kib": "\(requested.map { "\($0 / 1024)" } ?? "system default")"]
+        if buffers.capped {
+            logger.warning("""
+                UDP socket buffers capped by net.core.rmem_max/wmem_max: bursts may be dropped (udp_kernel_drops); \
+                raise those sysctls or give rtcgate CAP_NET_ADMIN
+                """, metadata: metadata)
+        } else {
+            logger.info("UDP socket buffers", metadata: metadata)
         }
     }
 

@@ -55,4 +55,25 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(exit.status, 2, exit.log)
         XCTAssertTrue(exit.log.contains("not a loopback address"), exit.log)
     }
+
+    /// A listening socket overflows while the daemon is stopped (SIGSTOP): the kernel's drops
+    /// show in `ctl stats` and Prometheus once traffic flows again.
+    func testKernelDropsOfAFullReceiveBufferAreCounted() throws {
+        let gateway = try GatewayProcess(flags: ["--socket-buffer-bytes", "4096", "--stun-rate-limit", "0"])
+        let client = try UDPClient(bindTo: "127.0.0.1")
+        let request = try StunWire.request().bytes
+        gateway.send(signal: SIGSTOP)
+        for _ in 0..<300 { try client.send(request, to: "127.0.0.1", port: gateway.port) }
+        gateway.send(signal: SIGCONT)
+        // The drop count rides on the next datagram the socket queues (once it has room again).
+        var drops = 0
+        try waitUntil("no kernel drops counted") {
+            try client.send(request, to: "127.0.0.1", port: gateway.port)
+            drops = try ctl(gateway, ["stats"]).json?["udp_kernel_drops_total"]?.intValue ?? 0
+            return drops > 0
+        }
+        XCTAssertLessThan(drops, 301)
+        XCTAssertTrue(try ctl(gateway, ["stats", "--prometheus"]).status == 0)
+        gateway.stopCleanly()
+    }
 }

@@ -34,6 +34,11 @@ unsigned long rtcgate_udp_segment_control_space(void);
 /// Writes a UDP_SEGMENT control message with segment size `size` into `control`
 /// (`rtcgate_udp_segment_control_space()` bytes).
 void rtcgate_udp_segment_control(void *control, uint16_t size);
+/// Bytes of control buffer one SO_RXQ_OVFL control message needs (CMSG_SPACE(sizeof(uint32_t))).
+unsigned long rtcgate_rxq_ovfl_control_space(void);
+/// The socket's count of dropped datagrams carried by SO_RXQ_OVFL in a received message's
+/// control data, or -1 when the message carries none.
+int64_t rtcgate_rxq_ovfl_value(const struct msghdr *header);
 /// Size of glibc's struct mmsghdr, for a layout check at start-up.
 unsigned long rtcgate_mmsghdr_size(void);
 
