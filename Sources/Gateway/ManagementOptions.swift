@@ -38,7 +38,7 @@ extension ConfigOption {
         ConfigOption("control-max-clients", help: "Control clients connected at once (board profile). Default 8.") { config, value throws(ConfigError) in
             config.management.controlMaxClients = try ConfigValue.integer(value, in: 1...256)
         },
-        ConfigOption("memory-budget-mib", help: "The board's memory budget for rtcgate; check-config fails when the configuration may need more.") { config, value throws(ConfigError) in
+        ConfigOption("memory-budget-mib", help: "The board's budget of private memory for rtcgate; check-config fails when the configuration may need more.") { config, value throws(ConfigError) in
             config.memoryBudgetMiB = try ConfigValue.integer(value, in: 8...1_048_576)
         },
         ConfigOption("state-dir", help: "Folder of the provisioning store; empty disables it. Default /var/lib/rtcgate.") { config, value throws(ConfigError) in

@@ -180,16 +180,28 @@ package struct MetricsCollector {
 
 /// The process's resident memory, from /proc/self/statm.
 package enum ProcessMemory {
-    package static func residentBytes() -> UInt64 {
-        guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+    package static func residentBytes() -> UInt64 { statm().resident }
+
+    /// Resident anonymous (private) memory: heap, stacks, pools and tables, without the
+    /// file-backed pages of code, which are shared and reclaimable.
+    package static func privateBytes() -> UInt64 {
+        let pages = statm()
+        return pages.resident > pages.shared ? pages.resident - pages.shared : 0
+    }
+
+    /// Resident and shared (file-backed and shmem) bytes from /proc/self/statm.
+    private static func statm() -> (resident: UInt64, shared: UInt64) {
+        guard let file = fopen("/proc/self/statm", "r") else { return (0, 0) }
         defer { fclose(file) }
-        var size: UInt = 0
-        var resident: UInt = 0
+        var size: UInt = 0, resident: UInt = 0, shared: UInt = 0
         guard withUnsafeMutablePointer(to: &size, { sizePointer in
             withUnsafeMutablePointer(to: &resident) { residentPointer in
-                withVaList([sizePointer, residentPointer]) { vfscanf(file, "%lu %lu", $0) }
+                withUnsafeMutablePointer(to: &shared) { sharedPointer in
+                    withVaList([sizePointer, residentPointer, sharedPointer]) { vfscanf(file, "%lu %lu %lu", $0) }
+                }
             }
-        }) == 2 else { return 0 }
-        return UInt64(resident) * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        }) == 3 else { return (0, 0) }
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        return (UInt64(resident) * page, UInt64(shared) * page)
     }
 }

@@ -269,7 +269,9 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     func metrics() -> MetricsCollector {
         var collector = MetricsCollector()
         collector.gauge("uptime_seconds", "Seconds since rtcgate started.", (MonotonicClock.now() - startedAt) / 1_000_000_000)
-        collector.gauge("resident_memory_bytes", "Resident set size of the process.", ProcessMemory.residentBytes())
+        collector.gauge("resident_memory_bytes", "Resident set size of the process (code pages included).", ProcessMemory.residentBytes())
+        collector.gauge("private_memory_bytes", "Resident anonymous memory: heap, stacks, pools and tables (what the board's budget is about).",
+                        ProcessMemory.privateBytes())
         collector.add(media: totals(), workers: handles.count)
         if let controlServer { collector.add(control: controlServer.counters) }
         if let signaling {

@@ -24,6 +24,6 @@ final class BoardProfileTests: XCTestCase {
         let result = try runTool(TestPaths.rtcgate, ["check-config", "--board", "a53-256m", "--pool-slots", "8192"] + gatewaySettings,
                                  currentDirectory: TestPaths.repoRoot, timeout: 10)
         XCTAssertEqual(result.status, 2, result.stdout + result.stderr)
-        XCTAssertTrue(result.stderr.contains("memory budget of 24 MiB"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("memory budget of 12 MiB"), result.stderr)
     }
 }

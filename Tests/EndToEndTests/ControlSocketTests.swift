@@ -16,6 +16,9 @@ final class ControlSocketTests: XCTestCase {
         let stats = try ctl(gateway, ["stats"])
         XCTAssertGreaterThanOrEqual(stats.json?["stun_requests_total"]?.intValue ?? -1, 0, "\(String(describing: stats.json))")
         XCTAssertNotNil(stats.json?["stun_dropped_total"]?["reason=rate_limited"])
+        let resident = stats.json?["resident_memory_bytes"]?.intValue ?? 0, privateBytes = stats.json?["private_memory_bytes"]?.intValue ?? 0
+        XCTAssertGreaterThan(privateBytes, 0, "private memory reported")
+        XCTAssertLessThan(privateBytes, resident, "code pages are resident but not private")
         let prometheus = try runTool(TestPaths.rtcgate, ["ctl", "--socket", gateway.controlSocket, "stats", "--prometheus"])
         XCTAssertTrue(prometheus.stdout.contains("# TYPE rtcgate_turn_allocations gauge"), prometheus.stdout)
         XCTAssertEqual(try ctl(gateway, ["log-level", "debug"]).status, 0)
