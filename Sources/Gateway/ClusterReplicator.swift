@@ -18,7 +18,7 @@ package final class ClusterReplicator: TimerHandler {
     private let store: ProvisioningStore
     /// Publishes a retained message; false when it could not be queued.
     private let publishRetained: (_ topic: String, _ payload: [UInt8]) -> Bool
-    /// Called after a record from another instance was written to the store.
+    /// Called after a record from the broker was written to the store.
     private let applied: () -> Void
     private let logger = Logger(label: "rtcgate.cluster")
     /// Records the broker has told us about since the last connect.
@@ -27,8 +27,11 @@ package final class ClusterReplicator: TimerHandler {
     /// still retains for them is older, so it is not applied, and they are published after the
     /// next connect.
     private var unsent: Set<ProvisioningRecordKey> = []
+    /// Own publishes per record not yet delivered back: an own echo is applied only when it is
+    /// the last one in flight (an older echo must not undo a newer local change meanwhile).
+    private var inFlight: [ProvisioningRecordKey: Int] = [:]
     private var syncTimer: TimerID?
-    /// Records from other instances written to the store.
+    /// Records from the broker written to the store.
     package private(set) var appliedCount: UInt64 = 0
     /// Records published for the others.
     package private(set) var publishedCount: UInt64 = 0
@@ -45,6 +48,7 @@ package final class ClusterReplicator: TimerHandler {
     /// The broker connection is (back) up: retained records follow; sync ours after 3 s.
     package func connected(loop: EventLoop) {
         seen.removeAll()
+        inFlight.removeAll()  // what was in flight is lost or arrives as retained
         if let syncTimer { loop.timers.cancel(syncTimer) }
         syncTimer = loop.timers.schedule(at: MonotonicClock.now() + 3_000_000_000, handler: self)
     }
@@ -86,6 +90,7 @@ package final class ClusterReplicator: TimerHandler {
         if publishRetained(topics.clusterState(key.description), JSONValue.object(members).serialized()) {
             publishedCount &+= 1
             unsent.remove(key)
+            inFlight[key, default: 0] += 1
         } else {
             unsent.insert(key)
         }
@@ -101,6 +106,10 @@ package final class ClusterReplicator: TimerHandler {
         // once, each must end with the one the broker delivered last, including the one whose
         // own change came first and was overtaken. Normally the store already holds it.
         guard !payload.isEmpty, let message = try? JSONParser.parse(payload) else { return }
+        if message["origin"]?.stringValue == instance, let pending = inFlight[key] {
+            if pending > 1 { inFlight[key] = pending - 1; return }  // a newer own change follows
+            inFlight[key] = nil
+        }
         let wanted: JSONValue? = message["deleted"]?.boolValue == true ? nil : message["record"]
         guard store.state.records[key] != wanted else { return }
         do {

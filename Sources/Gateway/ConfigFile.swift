@@ -86,13 +86,18 @@ package enum ConfigFile {
     /// Where the setting ends: at the first `#` outside double quotes (a comment), else at the
     /// end of the line; nil when a double quote is left open.
     private static func contentEnd(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8>.Index? {
+        // A quote opens only where a value starts (after `=`, a space or a tab), so a stray `"`
+        // inside an unquoted value (`user = bob:pa"ss`) stays part of it.
         var quoted = false
+        var previous: UInt8 = space
         for index in line.indices {
-            switch line[index] {
-            case quote: quoted.toggle()
-            case UInt8(ascii: "#") where !quoted: return index
-            default: break
+            let byte = line[index]
+            if byte == quote && (quoted || previous == UInt8(ascii: "=") || previous == space || previous == tab) {
+                quoted.toggle()
+            } else if byte == UInt8(ascii: "#") && !quoted {
+                return index
             }
+            previous = byte
         }
         return quoted ? nil : line.endIndex
     }

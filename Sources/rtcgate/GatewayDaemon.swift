@@ -166,7 +166,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     }
 
     /// Waits until every worker has run the commands sent so far, so what a reply or log line
-    /// says was applied is in force (each worker answers within one loop turn; 1 s at most).
+    /// says was applied is in force (each worker answers within one loop turn; a wedged one is given 1 s).
     func synchronizeWorkers() {
         for handle in handles where !handle.synchronize() {
             logger.warning("media worker \(handle.id) did not confirm a live change within 1 s")

@@ -73,7 +73,9 @@ final class MetricsTests: XCTestCase {
             return drops > 0
         }
         XCTAssertLessThan(drops, 301)
-        XCTAssertTrue(try ctl(gateway, ["stats", "--prometheus"]).status == 0)
+        let text = try runTool(TestPaths.rtcgate, ["ctl", "--socket", gateway.controlSocket, "stats", "--prometheus"]).stdout
+        let line = text.split(separator: "\n").first { $0.hasPrefix("rtcgate_udp_kernel_drops_total ") }
+        XCTAssertGreaterThan(line.flatMap { Int($0.split(separator: " ")[1]) } ?? 0, 0, "Prometheus shows the drops: \(text.prefix(400))")
         gateway.stopCleanly()
     }
 }

@@ -120,6 +120,23 @@ final class ClusterReplicatorTests: XCTestCase {
         XCTAssertEqual(b.store.state.device(id: "cam-1")?.groups, ["b"])
     }
 
+    /// Two changes of one record before the broker echoes the first: the older echo must not
+    /// undo the newer change, even for a moment.
+    func testAnOlderOwnEchoDoesNotUndoANewerChange() throws {
+        try a.change { state throws(ProvisioningError) in try state.addDevice(id: "cam-1", role: .device, groups: ["one"], now: 100) }
+        try a.change { state throws(ProvisioningError) in _ = try state.updateDevice(id: "cam-1", groups: ["two"], now: 101) }
+        let due = broker.queue
+        broker.queue.removeAll()
+        broker.queue = [due[0]]
+        broker.deliver()
+        XCTAssertEqual(a.store.state.device(id: "cam-1")?.groups, ["two"], "the older echo is not applied")
+        XCTAssertEqual(a.appliedCalls, 0)
+        broker.queue = [due[1]]
+        broker.deliver()
+        XCTAssertEqual(a.store.state.device(id: "cam-1")?.groups, ["two"])
+        XCTAssertEqual(b.store.state.device(id: "cam-1")?.groups, ["two"])
+    }
+
     /// Records provisioned before the cluster existed are published after the sync delay,
     /// except those the broker already holds.
     func testOnlyRecordsTheBrokerLacksArePublishedAfterAConnect() throws {

@@ -24,9 +24,10 @@ final class ConfigFileTests: XCTestCase {
         static-auth-secret = "ab#cd"   # the secret holds a hash
         realm = "a # b"
         user = bob:x#y
+        user = bob:pa"ss   # a stray quote inside a value is kept
         """
         let entries = try ConfigFile.parse(text, origin: "q.conf")
-        XCTAssertEqual(entries.map(\.value), ["ab#cd", "a # b", "bob:x"], "unquoted, # still starts a comment")
+        XCTAssertEqual(entries.map(\.value), ["ab#cd", "a # b", "bob:x", "bob:pa\"ss"], "unquoted, # still starts a comment")
     }
 
     func testUnclosedQuoteIsAnErrorWithItsLine() {
