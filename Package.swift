@@ -55,7 +55,7 @@ let package = Package(
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),
         .target(name: "BrokerHarness", path: "Tests/Support/BrokerHarness"),
-        .target(name: "TestSupport", dependencies: ["Reactor", "JSON"], path: "Tests/Support/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "MallocCounter"]),
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN", "MallocCounter", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),

@@ -22,8 +22,8 @@ extension GatewayDaemon {
         if turnRunning {
             let users = configuration.turn.credentialStore(realm: configuration.realm, provisioned: current)
             for handle in handles { handle.send(.replaceCredentials(users: users, restSecrets: secrets)) }
+            synchronizeWorkers()
         }
-        synchronizeWorkers()
         if let signaling {
             signaling.minter.replace(secrets: secrets)
             var records: [ClientRecord] = []

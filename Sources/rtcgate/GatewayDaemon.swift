@@ -228,7 +228,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         }
         var restartFor = configuration.applyLive(from: fresh)
         if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
-        applyProvisioning()  // also waits until the workers have the new limit
+        applyProvisioning()
+        synchronizeWorkers()  // the reply and the log line below mean the new limit is in force
         if let signaling, let freshSignaling { signaling.updatePolicy(freshSignaling.policy) }
         let restartNeeded = !restartFor.isEmpty
         logger.notice("reloaded", metadata: [

@@ -9,18 +9,6 @@ import XCTest
 final class TurnCredentialExpiryTests: XCTestCase {
     private let secret = "northnorthnorth1"
 
-    /// coturn's `use-auth-secret` scheme: base64(HMAC-SHA1(secret, username)).
-    private func restPassword(_ username: String) -> String {
-        var digest = [UInt8](repeating: 0, count: 20)
-        let ok = Array(secret.utf8).withUnsafeBytes { key in
-            Array(username.utf8).withUnsafeBytes { message in
-                digest.withUnsafeMutableBytes { LongTermKey.hmacSHA1(key: key, message: message, into: $0) }
-            }
-        }
-        XCTAssertTrue(ok)
-        return Data(digest).base64EncodedString()
-    }
-
     func testAllocationOutlivesItsRestCredential() throws {
         let port = try freePort()
         let range = try freeRelayRange(avoiding: [port])
@@ -29,7 +17,7 @@ final class TurnCredentialExpiryTests: XCTestCase {
                                                  "--allowed-peer-ip", "127.0.0.1", "--workers", "1"], port: port)
         let expiry = UInt64(Date().timeIntervalSince1970) + 2
         let username = "\(expiry):cam-1"
-        let caller = try TurnTestClient(port: gateway.port, username: username, password: restPassword(username))
+        let caller = try TurnTestClient(port: gateway.port, username: username, password: try restPassword(username, secret: secret))
         let allocated = try caller.allocate()
         XCTAssertEqual(allocated.type.messageClass, .successResponse, "\(allocated)")
         let peerSocket = try UDPClient(bindTo: "127.0.0.1")
@@ -44,7 +32,7 @@ final class TurnCredentialExpiryTests: XCTestCase {
         let delivered = receiveFrom(peerSocket.fd, timeout: 1)
         XCTAssertEqual(delivered.map { String(decoding: $0.bytes, as: UTF8.self) }, "still here", "and keeps relaying")
 
-        let latecomer = try TurnTestClient(port: gateway.port, username: username, password: restPassword(username))
+        let latecomer = try TurnTestClient(port: gateway.port, username: username, password: try restPassword(username, secret: secret))
         let refused = try latecomer.allocate()
         XCTAssertEqual(refused.errorCode, 401, "expired credentials cannot start a new allocation: \(refused)")
         gateway.stopCleanly()

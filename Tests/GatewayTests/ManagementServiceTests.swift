@@ -36,8 +36,9 @@ final class ManagementServiceTests: XCTestCase {
     }
 
     private func result(_ command: String, _ args: JSONValue = .object([]), file: StaticString = #filePath, line: UInt = #line) -> JSONValue? {
-        guard case .ok(let value)? = run(command, args) else {
-            XCTFail("\(command) did not succeed: \(String(describing: run(command, args)))", file: file, line: line)
+        let outcome = run(command, args)
+        guard case .ok(let value)? = outcome else {
+            XCTFail("\(command) did not succeed: \(String(describing: outcome))", file: file, line: line)
             return nil
         }
         return value

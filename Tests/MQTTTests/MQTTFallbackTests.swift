@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import MQTT
 import Reactor
+import TestSupport
 import XCTest
 
 /// MQTT 5 → 3.1.1 fallback against a real broker that speaks only 3.1.1 (amqtt, from the
@@ -52,17 +53,13 @@ final class MQTTFallbackTests: XCTestCase {
         let recorder = Recorder()
         client.delegate = recorder
         client.start()
-        let spinDeadline = MonotonicClock.now() + 10_000_000_000
-        while !client.isConnected && MonotonicClock.now() < spinDeadline { loop.runOnce(maxWaitNanos: 10_000_000) }
-        XCTAssertTrue(client.isConnected, "no connection; disconnects: \(recorder.disconnects)")
+        waitUntil(loop, "no connection; disconnects: \(recorder.disconnects)", timeout: 10) { client.isConnected }
         XCTAssertEqual(recorder.connects, [4], "connected with MQTT 3.1.1")
         XCTAssertGreaterThanOrEqual(client.counters.protocolFallbacks, 1)
         // And it works: a message to itself comes back.
-        let until = MonotonicClock.now() + 300_000_000
-        while MonotonicClock.now() < until { loop.runOnce(maxWaitNanos: 10_000_000) }
+        waitUntil(loop, "the subscription was not acknowledged") { client.counters.subscriptionsAcknowledged >= 1 }
         client.publish(topic: "fb/x", payload: Array("311".utf8))
-        let received = MonotonicClock.now() + 5_000_000_000
-        while recorder.messages.isEmpty && MonotonicClock.now() < received { loop.runOnce(maxWaitNanos: 10_000_000) }
+        waitUntil(loop, "the message did not come back") { !recorder.messages.isEmpty }
         XCTAssertEqual(recorder.messages.first?.payload, "311")
         client.stop()
     }

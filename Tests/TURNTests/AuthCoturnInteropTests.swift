@@ -5,7 +5,7 @@ import XCTest
 
 /// Mints TURN REST credentials with `RestCredentials.mint` and has a real coturn
 /// (`turnserver --use-auth-secret`) accept them via `turnutils_uclient`. Loopback only,
-/// bounded by timeouts; skipped when coturn is not installed.
+/// bounded by timeouts; fails when coturn is not installed (setup.sh installs it).
 final class AuthCoturnInteropTests: XCTestCase {
     private static let turnserver = "/usr/bin/turnserver"
     private static let uclient = "/usr/bin/turnutils_uclient"
