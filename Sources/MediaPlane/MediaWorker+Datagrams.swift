@@ -19,6 +19,7 @@ extension MediaWorker {
                 return
             }
             if received == 0 { return }
+            counters.udpKernelDrops &+= socket.takeNewKernelDrops()
             counters.udpReceiveCalls &+= 1
             counters.udpDatagramsIn &+= UInt64(received)
             let now = MonotonicClock.now()
@@ -120,6 +121,7 @@ extension MediaWorker {
                 return
             }
             if received == 0 { return }
+            counters.udpKernelDrops &+= relay.socket.takeNewKernelDrops()
             guard let id = relay.allocation else { continue }  // not allocated (yet): drop
             let now = MonotonicClock.now()
             var pending = 0

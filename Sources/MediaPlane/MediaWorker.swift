@@ -128,14 +128,12 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         snapshot.poolExhaustions = pool.exhaustions
         snapshot.poolInUse = UInt64(pool.used)
         snapshot.addSegmentation(of: sendBatch)
-        for socket in udpSockets { snapshot.udpKernelDrops &+= socket.kernelDrops }
         if let turn {
             snapshot.addSegmentation(of: turn.peerBatch)
             snapshot.turn = turn.core.counters
             snapshot.turnAllocations = UInt64(turn.core.allocations.count)
             snapshot.turnRelayExhaustions = turn.relays.exhaustions
             snapshot.turnRelaySendFailures = turn.relaySendFailures
-            snapshot.udpKernelDrops &+= turn.relays.kernelDrops
         }
         for listener in listeners {
             snapshot.tcpAccepted &+= listener.counters.accepted

@@ -37,8 +37,7 @@ final class RelayPortPool: RelayAddressProvider {
     private let makeHandler: (Int) -> EventHandler
     /// Times no port could be had (508 to the client).
     private(set) var exhaustions: UInt64 = 0
-    /// Kernel drops of relay sockets already closed.
-    private var closedKernelDrops: UInt64 = 0
+
 
     init(range: ClosedRange<UInt16>, worker: Int, workers: Int, relayIPv4: IPAddress?, relayIPv6: IPAddress?,
          reservations: RelayReservations, socketBufferBytes: Int?, segmentation: Bool, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) {
@@ -145,16 +144,8 @@ final class RelayPortPool: RelayAddressProvider {
         return true
     }
 
-    /// Datagrams the kernel dropped for full receive buffers on this worker's relay sockets.
-    var kernelDrops: UInt64 {
-        var total = closedKernelDrops
-        for relay in relays { if let relay { total &+= relay.socket.kernelDrops } }
-        return total
-    }
-
     private func release(_ index: Int) {
         guard let relay = relays[index] else { return }
-        closedKernelDrops &+= relay.socket.kernelDrops
         loop.deregister(relay.registration)
         relays[index] = nil
     }

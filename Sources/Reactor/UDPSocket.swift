@@ -27,6 +27,15 @@ public final class UDPSocket {
     /// last datagram received.
     public private(set) var kernelDrops: UInt64 = 0
     private var lastDropCounter: UInt32 = 0
+    private var reportedKernelDrops: UInt64 = 0
+
+    /// Kernel drops counted since the last call: the owner adds them to its own counters after
+    /// each receive (drops only change when a datagram arrives), so nothing has to walk its
+    /// sockets to total them.
+    public func takeNewKernelDrops() -> UInt64 {
+        defer { reportedKernelDrops = kernelDrops }
+        return kernelDrops &- reportedKernelDrops
+    }
 
     /// Creates, configures and binds a socket.
     /// - Parameters:
