@@ -115,6 +115,10 @@ extension ConfigOption {
         ConfigOption("max-allocations", help: "Allocation table size per worker (board profile).") { config, value throws(ConfigError) in
             config.turn.limits.maxAllocations = try ConfigValue.integer(value, in: 1...1_000_000)
         },
+        ConfigOption("nonce-security-features", switch: true,
+                     help: "Offer RFC 8489's SHA-256 passwords and USERHASH (nonce cookie, PASSWORD-ALGORITHMS): each 401 grows from 72 to 96 bytes. Off by default; browsers use neither.") { config, value throws(ConfigError) in
+            config.turn.securityFeatures = try ConfigValue.boolean(value)
+        },
     ]
 }
 

@@ -14,6 +14,7 @@ extension GatewayConfiguration {
         check("min-port/max-port", old.turn.minPort != new.turn.minPort || old.turn.maxPort != new.turn.maxPort)
         check("allowed-peer-ip/denied-peer-ip", old.turn.allowedPeers != new.turn.allowedPeers || old.turn.deniedPeers != new.turn.deniedPeers)
         check("max-allocations", old.turn.limits.maxAllocations != new.turn.limits.maxAllocations)
+        check("nonce-security-features", old.turn.securityFeatures != new.turn.securityFeatures)
         let a = old.signaling, b = new.signaling
         check("mqtt-*", a.mqttHost != b.mqttHost || a.mqttPort != b.mqttPort || a.mqttUser != b.mqttUser
               || a.mqttPassword != b.mqttPassword || a.mqttPasswordFile != b.mqttPasswordFile || a.mqttProtocol != b.mqttProtocol

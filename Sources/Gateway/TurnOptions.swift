@@ -16,6 +16,8 @@ package struct TurnOptions {
     package var allowedPeers: [String] = []
     package var deniedPeers: [String] = []
     package var limits = TurnLimits()
+    /// Advertise RFC 8489's security features in challenges (`nonce-security-features`).
+    package var securityFeatures = false
 
     /// The users of the configuration file and of the store, as the workers check them.
     package func credentialStore(realm: String, provisioned: ProvisionedCredentials) -> CredentialStore {
@@ -40,6 +42,7 @@ package struct TurnOptions {
         secret.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
         var settings = TurnSettings(realm: realm, nonceSecret: secret)
         settings.limits = limits
+        settings.securityFeatures = securityFeatures
         settings.ports = minPort...maxPort
         settings.restSecrets = provisioned.secrets + staticAuthSecrets
         for line in users where !settings.users.addUser(line: line) {

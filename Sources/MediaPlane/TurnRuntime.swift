@@ -26,7 +26,8 @@ final class TurnRuntime {
     init(settings: TurnSettings, worker: Int, workers: Int, pool: BufferPool, batch: Int, socketBufferBytes: Int?, segmentation: Bool,
          prefault: Bool, loop: EventLoop, makeHandler: @escaping (Int) -> EventHandler) throws(SystemError) {
         core = TurnCore(limits: settings.limits, prefault: prefault)
-        guard let nonces = NonceIssuer(secret: settings.nonceSecret) else { throw SystemError("nonce secret too short", code: EINVAL) }
+        let features: NonceSecurityFeatures? = settings.securityFeatures ? [.passwordAlgorithms, .usernameAnonymity] : nil
+        guard let nonces = NonceIssuer(secret: settings.nonceSecret, features: features) else { throw SystemError("nonce secret too short", code: EINVAL) }
         authenticator = TurnAuthenticator(users: settings.users, rest: RestCredentials(secrets: settings.restSecrets), nonces: nonces,
                                           unixNow: { WallClock.unixSeconds() })
         relays = RelayPortPool(range: settings.ports, worker: worker, workers: workers, relayIPv4: settings.relayIPv4,

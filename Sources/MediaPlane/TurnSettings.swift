@@ -22,6 +22,9 @@ public struct TurnSettings: Sendable {
     public var reservations = RelayReservations()
     /// The nonce key every worker shares (so a nonce from one worker is good on any).
     public var nonceSecret: [UInt8]
+    /// Whether challenges advertise RFC 8489's security features (a nonce cookie offering
+    /// SHA-256 passwords and USERHASH, plus PASSWORD-ALGORITHMS): 24 bytes more per 401.
+    public var securityFeatures = false
 
     public init(realm: String, nonceSecret: [UInt8]) {
         users = CredentialStore(realm: realm)

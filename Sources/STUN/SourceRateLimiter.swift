@@ -2,7 +2,8 @@ import COpenSSL
 
 /// Per-source token buckets in a fixed-capacity open-addressing table allocated once at
 /// init. Sources are keyed by IPv4 address (IPv4-mapped IPv6 counts as IPv4) or IPv6 /64.
-/// When a probe window is full the stalest entry in it is evicted; the table never grows.
+/// When a probe window is full the stalest entry in it is evicted (sources that proved they
+/// receive at their address last); the table never grows.
 public struct SourceRateLimiter {
     @usableFromInline
     struct Entry {
@@ -13,6 +14,8 @@ public struct SourceRateLimiter {
         var tokens: UInt64 = 0
         /// Last refill time (monotonic ns).
         var last: UInt64 = 0
+        /// Exempt from the limit until this time (monotonic ns); 0 = never proved.
+        var provenUntil: UInt64 = 0
     }
 
     /// Slots examined per lookup.
@@ -67,47 +70,87 @@ public struct SourceRateLimiter {
     }
 
     /// Takes one token for `source` at monotonic time `now` (ns); false when over the limit.
+    /// A source proved (`prove`) until after `now` passes without taking a token.
     public mutating func allow(_ source: IPAddress, now: UInt64) -> Bool {
         guard ratePerSecond > 0 else { return true }
-        let family: UInt8
-        let key: UInt64
-        switch source.unmapped {
-        case .v4(let address):
-            family = 4
-            key = UInt64(address)
-        case .v6(let high, _):
-            family = 6
-            key = high
-        }
-        var hash = (key ^ seed ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
-        hash ^= hash >> 29
-        let start = Int(truncatingIfNeeded: hash) & mask
         let capacityUnits = UInt64(burst) * Self.unitsPerToken
         let rate = UInt64(ratePerSecond)
+        return withEntry(for: source, now: now) { entry in
+            entry.provenUntil > now || Self.take(&entry, now: now, rate: rate, capacity: capacityUnits)
+        }
+    }
+
+    /// Exempts `source` from the limit until `now + duration` (ns): it has shown that it receives
+    /// at its address (it came back with a nonce issued to it), so answering it reflects nothing
+    /// onto a third party. Proved entries are the last to be evicted.
+    public mutating func prove(_ source: IPAddress, now: UInt64, for duration: UInt64) {
+        guard ratePerSecond > 0 else { return }
+        let until = now &+ duration
+        withEntry(for: source, now: now) { entry in
+            if entry.provenUntil < until { entry.provenUntil = until }
+        }
+    }
+
+    /// Whether `source` is exempt at `now` (for tests and status).
+    public func isProven(_ source: IPAddress, now: UInt64) -> Bool {
+        let (family, key) = Self.key(of: source)
+        let start = slot(family: family, key: key)
+        for step in 0..<Self.probeWindow {
+            let entry = table[(start + step) & mask]
+            if entry.family == family && entry.key == key { return entry.provenUntil > now }
+        }
+        return false
+    }
+
+    private static func key(of source: IPAddress) -> (family: UInt8, key: UInt64) {
+        switch source.unmapped {
+        case .v4(let address): (4, UInt64(address))
+        case .v6(let high, _): (6, high)
+        }
+    }
+
+    private func slot(family: UInt8, key: UInt64) -> Int {
+        var hash = (key ^ seed ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
+        hash ^= hash >> 29
+        return Int(truncatingIfNeeded: hash) & mask
+    }
+
+    /// Runs `body` on the entry of `source`, first making one (full bucket) in the probe window:
+    /// an empty slot, else the stalest unproved entry, else the stalest.
+    @discardableResult
+    private mutating func withEntry<R>(for source: IPAddress, now: UInt64, _ body: (inout Entry) -> R) -> R {
+        let (family, key) = Self.key(of: source)
+        let start = slot(family: family, key: key)
+        let capacityUnits = UInt64(burst) * Self.unitsPerToken
         let mask = self.mask
-        // (allowed, 0 = existing entry / 1 = new entry / 2 = eviction)
-        let (allowed, placement) = table.withUnsafeMutableBufferPointer { table -> (Bool, Int) in
+        // (result, 0 = existing entry / 1 = new entry / 2 = eviction)
+        let (result, placement) = table.withUnsafeMutableBufferPointer { table -> (R, Int) in
             var empty = -1
-            var stalest = start
+            var stalest = -1
             for step in 0..<Self.probeWindow {
                 let slot = (start + step) & mask
                 let entry = table[slot]
-                if entry.family == family && entry.key == key {
-                    return (Self.take(&table[slot], now: now, rate: rate, capacity: capacityUnits), 0)
-                }
+                if entry.family == family && entry.key == key { return (body(&table[slot]), 0) }
                 if entry.family == 0 {
                     if empty < 0 { empty = slot }
-                } else if entry.last < table[stalest].last || table[stalest].family == 0 {
+                } else if stalest < 0 || Self.evictsBefore(entry, table[stalest], now: now) {
                     stalest = slot
                 }
             }
             let slot = empty >= 0 ? empty : stalest
             table[slot] = Entry(family: family, key: key, tokens: capacityUnits, last: now)
-            return (Self.take(&table[slot], now: now, rate: rate, capacity: capacityUnits), empty >= 0 ? 1 : 2)
+            return (body(&table[slot]), empty >= 0 ? 1 : 2)
         }
         if placement == 1 { trackedSources += 1 }
         if placement == 2 { evictions += 1 }
-        return allowed
+        return result
+    }
+
+    /// Eviction order: unproved before proved, then least recently used.
+    private static func evictsBefore(_ a: Entry, _ b: Entry, now: UInt64) -> Bool {
+        let aProven = a.provenUntil > now, bProven = b.provenUntil > now
+        if aProven != bProven { return !aProven }
+        return a.last < b.last
     }
 
     /// Refills `entry` for the time elapsed since its last use, then takes one token.

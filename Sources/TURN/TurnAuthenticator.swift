@@ -36,7 +36,10 @@ public final class TurnAuthenticator: TurnAuthenticating {
 
     public var responseKey: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: key[0..<keyLength]) }
 
+    public private(set) var sourceProven = false
+
     public func authenticate(_ request: StunMessageView, from client: TransportAddress, now: UInt64) -> AuthOutcome {
+        sourceProven = false
         let hasSHA1 = request.contains(.messageIntegrity)
         let hasSHA256 = request.contains(.messageIntegritySHA256)
         guard hasSHA1 || hasSHA256 else { return .challenge(code: 401) }
@@ -47,7 +50,7 @@ public final class TurnAuthenticator: TurnAuthenticating {
         switch nonces.validate(nonce, for: client, now: wallClock) {
         case .invalid: return .challenge(code: 401)
         case .stale: return .challenge(code: 438)
-        case .valid: break
+        case .valid: sourceProven = true
         }
         guard realm.elementsEqual(self.realm) else { return .challenge(code: 401) }
         let algorithm: LongTermKeyAlgorithm
@@ -98,13 +101,14 @@ public final class TurnAuthenticator: TurnAuthenticating {
 
     public func appendChallenge(to builder: inout StunMessageBuilder, for client: TransportAddress, now: UInt64) throws(StunBuildError) {
         let nonce = nonces.issue(for: client, now: unixNow())
+        let offersAlgorithms = nonces.features?.contains(.passwordAlgorithms) == true
         let result: Result<Void, StunBuildError> = realm.withUnsafeBytes { realm in
             nonce.withUnsafeBytes { nonce in
                 Self.passwordAlgorithms.withUnsafeBytes { algorithms in
                     do throws(StunBuildError) {
                         try builder.append(.realm, bytes: realm)
                         try builder.append(.nonce, bytes: nonce)
-                        try builder.append(.passwordAlgorithms, bytes: algorithms)
+                        if offersAlgorithms { try builder.append(.passwordAlgorithms, bytes: algorithms) }
                         return .success(())
                     } catch {
                         return .failure(error)

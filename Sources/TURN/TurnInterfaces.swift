@@ -36,7 +36,10 @@ public protocol TurnAuthenticating {
     mutating func authenticate(_ request: StunMessageView, from client: TransportAddress, now: UInt64) -> AuthOutcome
     /// The key of the last successful `authenticate`, to sign its response.
     var responseKey: UnsafeRawBufferPointer { get }
-    /// Appends REALM, a fresh NONCE and PASSWORD-ALGORITHMS to a 401/438 response.
+    /// Whether the last `authenticate` saw a valid NONCE issued to this source, which proves the
+    /// source receives at its address (whatever the rest of the verdict).
+    var sourceProven: Bool { get }
+    /// Appends REALM, a fresh NONCE and, when offered, PASSWORD-ALGORITHMS to a 401/438 response.
     func appendChallenge(to builder: inout StunMessageBuilder, for client: TransportAddress, now: UInt64) throws(StunBuildError)
 }
 

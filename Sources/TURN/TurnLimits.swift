@@ -19,10 +19,14 @@ public struct TurnLimits: Sendable, Equatable {
     /// `max-bps`, there in bits); 0 = no cap. Packets over the cap are dropped and counted.
     public var maxBytesPerSecond: UInt64 = 0
     /// 401/438 challenges per second per source address (IPv6 per /64), and their burst: a
-    /// challenge is 4× larger than the request that provokes it, so it must not become a
-    /// reflector. 0 disables.
+    /// challenge is up to 2.6× larger than the request that provokes it, so rtcgate must not
+    /// become a reflector for spoofed sources. 0 disables.
     public var challengeRate: UInt32 = 20
     public var challengeBurst: UInt32 = 40
+    /// How long a source that came back with a valid nonce (so it receives at its address) is
+    /// exempt from the challenge budget, seconds; each valid nonce renews it. A site behind one
+    /// NAT setting up many calls at once must not be throttled.
+    public var provenSourceSeconds: UInt32 = 600
     /// Sources the challenge limiter tracks (fixed table, stalest evicted).
     public var challengeTableSize = 4096
     /// Allocations the table holds (board profile); beyond it Allocate gets 508.

@@ -60,11 +60,12 @@ struct ReplyContext {
         }
     }
 
-    /// A 400/401/438 challenge with REALM and a fresh NONCE; never signed.
+    /// A 400/401/438 challenge with REALM and a fresh NONCE; never signed, and as small as the
+    /// RFCs allow (no reason phrase, FINGERPRINT only when asked for): anyone can provoke one.
     mutating func challenge<Auth: TurnAuthenticating>(_ code: Int, auth: Auth, client: TransportAddress, now: UInt64) -> TurnReply {
         key = nil
         return build(.errorResponse) { builder throws(StunBuildError) in
-            try builder.appendErrorCode(code, reason: Self.reason(code))
+            try builder.appendErrorCode(code, reason: "")
             if code != 400 { try auth.appendChallenge(to: &builder, for: client, now: now) }
         }
     }

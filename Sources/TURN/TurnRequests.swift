@@ -19,7 +19,11 @@ extension TurnCore {
     ) -> TurnReply {
         var context = ReplyContext(request: request, into: response)
         let user: TurnUser
-        switch auth.authenticate(request, from: tuple.client, now: now) {
+        let outcome = auth.authenticate(request, from: tuple.client, now: now)
+        if auth.sourceProven {
+            challenges.prove(tuple.client.ip, now: now, for: UInt64(limits.provenSourceSeconds) * 1_000_000_000)
+        }
+        switch outcome {
         case .challenge(let code):
             guard challenges.allow(tuple.client.ip, now: now) else {
                 counters[drop: .challengeRateLimited] &+= 1
@@ -51,7 +55,8 @@ extension TurnCore {
     }
 
     /// Answers 400 to a TURN request whose header is sound but whose attributes cannot be read
-    /// (RFC 8489 §6.3.1), within the same per-source budget as challenges.
+    /// (RFC 8489 §6.3.1), within the same per-source budget as challenges, without a reason
+    /// phrase (unauthenticated answers are kept small).
     public mutating func rejectMalformed(_ header: StunHeader, from client: TransportAddress, now: UInt64,
                                          into response: UnsafeMutableRawBufferPointer) -> TurnReply {
         guard header.type.messageClass == .request, challenges.allow(client.ip, now: now) else { return .none }
@@ -59,7 +64,7 @@ extension TurnCore {
         do throws(StunBuildError) {
             var builder = try StunMessageBuilder(into: response, type: StunMessageType(method: header.type.method, messageClass: .errorResponse),
                                                  transactionID: header.transactionID)
-            try builder.appendErrorCode(400, reason: "Bad Request")
+            try builder.appendErrorCode(400, reason: "")
             return .reply(length: builder.count)
         } catch {
             return .none

@@ -17,7 +17,10 @@ private struct PermissiveAuth: TurnAuthenticating {
         return key
     }()
 
+    private(set) var sourceProven = false
+
     mutating func authenticate(_ request: StunMessageView, from client: TransportAddress, now: UInt64) -> AuthOutcome {
+        sourceProven = request.nonce != nil
         guard let username = request.username, let first = username.first else { return .challenge(code: 401) }
         return .authenticated(TurnUser(key: UInt64(first), expired: first & 1 == 1), .sha1)
     }

@@ -16,7 +16,7 @@ final class AuthNonceTests: XCTestCase {
         let issuer = NonceIssuer()
         let nonce = bytes(issuer.issue(for: client, now: now))
         XCTAssertEqual(nonce.count, issuer.nonceLength)
-        XCTAssertEqual(nonce.count, 38)
+        XCTAssertEqual(nonce.count, 30)
         XCTAssertEqual(check(issuer, nonce, client, now), .valid)
         XCTAssertEqual(check(issuer, nonce, client, now + 599), .valid)
         XCTAssertEqual(issuer.lifetime, 600)
@@ -100,7 +100,7 @@ final class AuthNonceTests: XCTestCase {
     func testCookiePrefixAndFeatureBits() {
         let issuer = NonceIssuer()
         let nonce = issuer.issue(for: client, now: now)
-        XCTAssertTrue(nonce.description.hasPrefix("obMatJos2AAAD1"), nonce.description)
+        XCTAssertTrue(nonce.description.hasPrefix("obMatJos2AAAD2"), nonce.description)
         XCTAssertEqual(nonce.withUnsafeBytes { NonceSecurityFeatures.parse(nonce: $0) },
                        [.passwordAlgorithms, .usernameAnonymity])
 
@@ -125,7 +125,7 @@ final class AuthNonceTests: XCTestCase {
     func testWithoutCookie() {
         let issuer = NonceIssuer(features: nil)
         let nonce = issuer.issue(for: client, now: now)
-        XCTAssertEqual(nonce.count, 25)
+        XCTAssertEqual(nonce.count, 17)
         XCTAssertNil(nonce.withUnsafeBytes { NonceSecurityFeatures.parse(nonce: $0) })
         XCTAssertEqual(nonce.withUnsafeBytes { issuer.validate($0, for: client, now: now) }, .valid)
         // A cookie-less nonce is not accepted by an issuer configured with a cookie, even with the same secret.

@@ -8,8 +8,11 @@ import XCTest
 /// gets a 401 challenge.
 struct FakeAuth: TurnAuthenticating {
     let key: [UInt8] = Array(repeating: 0x5A, count: 16)
+    /// A request carrying any NONCE counts as one that came back with ours.
+    private(set) var sourceProven = false
 
     mutating func authenticate(_ request: StunMessageView, from client: TransportAddress, now: UInt64) -> AuthOutcome {
+        sourceProven = request.nonce != nil
         guard let username = request.username.map({ String(decoding: $0, as: UTF8.self) }) else { return .challenge(code: 401) }
         switch username {
         case "alice": return .authenticated(TurnUser(key: 1), .sha1)

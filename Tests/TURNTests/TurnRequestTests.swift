@@ -231,6 +231,30 @@ final class TurnChallengeLimitTests: XCTestCase {
                        "another source has its own budget")
         XCTAssertNil(errorCode(harness.send(turnRequest(.allocate, udpTransport))), "authenticated requests are not limited")
     }
+
+    /// A source that came back with a nonce receives at its address: its later unauthenticated
+    /// requests (new clients behind the same NAT) are answered beyond the budget, for a while.
+    func testSourceThatReturnedANonceIsNotThrottled() {
+        var limits = TurnLimits()
+        limits.challengeRate = 1
+        limits.challengeBurst = 3
+        limits.provenSourceSeconds = 10
+        var harness = TurnHarness(limits: limits)
+        let challenges = (0..<5).filter { _ in errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 }
+        XCTAssertEqual(challenges.count, 3, "unproved: the burst only")
+        // The same source returns with the nonce (wrong user, still a 401): it is proved.
+        XCTAssertEqual(errorCode(harness.send(turnRequest(.allocate, username: "nobody") { builder throws(StunBuildError) in
+            try udpTransport(&builder)
+            try builder.append(.nonce, utf8: "nonce-1")
+        })), 401)
+        let later = (0..<50).filter { _ in errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 }
+        XCTAssertEqual(later.count, 50, "a proved source is not throttled")
+        XCTAssertEqual(harness.core.counters[drop: .challengeRateLimited], 2)
+        let lapsed = (0..<5).filter { _ in
+            errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport), at: 11 * second)) == 401
+        }
+        XCTAssertLessThan(lapsed.count, 5, "the exemption lapses after provenSourceSeconds")
+    }
 }
 
 final class TurnMalformedRequestTests: XCTestCase {
