@@ -88,7 +88,14 @@ public final class ControlServer: EventHandler, TimerHandler {
             listener.close()
             throw .system(operation: "registering the control socket", errno: error.code)
         }
-        if configuration.idleTimeoutSeconds > 0 { loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self) }
+    }
+
+    /// Whether the once-a-second idle sweep is armed: only while clients are connected.
+    private var sweepArmed = false
+
+    private func armSweep(now: UInt64) {
+        guard configuration.idleTimeoutSeconds > 0, !sweepArmed, registration != nil, openConnections > 0 else { return }
+        sweepArmed = loop.timers.schedule(at: now + 1_000_000_000, handler: self) != nil
     }
 
     deinit { if registration != nil { listener.close() } }
@@ -128,6 +135,7 @@ public final class ControlServer: EventHandler, TimerHandler {
             do throws(SystemError) {
                 try connections[record].open(fd: client, peer: peer, loop: loop)
                 counters.accepted &+= 1
+                armSweep(now: MonotonicClock.now())
             } catch {
                 counters.refusedOther &+= 1
                 Glibc.close(client)
@@ -142,7 +150,8 @@ public final class ControlServer: EventHandler, TimerHandler {
         for connection in connections where connection.isOpen && connection.pendingReplies == 0 && now &- connection.lastActivity > limit {
             connection.close(reason: .idle, loop: loop)
         }
-        loop.timers.schedule(at: now + 1_000_000_000, handler: self)
+        sweepArmed = false
+        armSweep(now: now)
     }
 
     /// One line from `connection` (newline included).

@@ -43,7 +43,12 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
     package var onConnected: (() -> Void)?
     private var disconnectLogged = false
     private var stopped = false
-    private static let tickNanos: UInt64 = 200_000_000
+    /// The timer for the node's next due work (timeouts, held presence, ICE pushes), armed only
+    /// when something is due: an idle gateway does not wake for signaling.
+    private var tickTimer: TimerID?
+    private var tickDeadline: UInt64 = .max
+    /// The soonest a tick may follow another (bounds the rate whatever the deadlines say).
+    private static let minimumTickGapNanos: UInt64 = 100_000_000
 
     package init(settings: SignalingSettings, loop: EventLoop) throws {
         self.loop = loop
@@ -66,7 +71,6 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
 
     package func start() {
         client.start()
-        loop.timers.schedule(at: MonotonicClock.now() + Self.tickNanos, handler: self)
     }
 
     /// Tells clients with live sessions to go away (GO_AWAY, END shutdown), publishes the
@@ -106,6 +110,17 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
             client.publish(topic: message.topic, payload: message.payload, correlationData: message.correlationData)
         }
         outbox.removeAll(keepingCapacity: true)
+        armTick()
+    }
+
+    /// Arms the tick timer for the node's next deadline, if that is sooner than the armed one.
+    private func armTick() {
+        guard !stopped, let dueMs = node.nextDeadlineMs(clock: clock()) else { return }
+        let target = max(dueMs * 1_000_000, MonotonicClock.now() + Self.minimumTickGapNanos)
+        guard tickTimer == nil || target < tickDeadline else { return }
+        if let tickTimer { loop.timers.cancel(tickTimer) }
+        tickTimer = loop.timers.schedule(at: target, handler: self)
+        tickDeadline = tickTimer == nil ? .max : target
     }
 
     private func publishGatewayStatus(online: Bool) {
@@ -173,6 +188,7 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
         if node.cluster != nil { publishGatewayStatus(online: true) }
         onConnected?()
         node.brokerConnected(clock: clock())
+        armTick()
         logger.notice("signaling connected to the broker", metadata: [
             "broker": "\(client.config.host):\(client.config.port)",
             "mqtt": "\(protocolVersion == 5 ? "5" : "3.1.1")",
@@ -214,11 +230,12 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
     // MARK: TimerHandler
 
     package func timerFired(context: UInt64, now: UInt64) {
+        tickTimer = nil
+        tickDeadline = .max
         guard !stopped else { return }
         for id in node.tick(clock: clock(), into: &outbox) {
             logger.info("signaling: no presence from \(id) since the broker came back; treating it as offline")
         }
-        flushOutbox()
-        loop.timers.schedule(at: now + Self.tickNanos, handler: self)
+        flushOutbox()  // re-arms for the next deadline
     }
 }

@@ -184,8 +184,15 @@ public final class MQTTClient: EventHandler, TimerHandler {
                                               context: TimerKind.reconnect.rawValue)
     }
 
+    /// libmosquitto's housekeeping (`mosquitto_loop_misc`: PINGREQ once the keepalive has passed
+    /// without traffic, and the ping's timeout) runs every quarter keepalive while connected, so a
+    /// ping leaves at most 1.25 keepalives after the last packet, inside the broker's 1.5; an idle
+    /// connection wakes the process a few times a minute, not every second. While connecting
+    /// it runs every second to enforce `connectTimeoutMs`.
     private func scheduleHousekeeping() {
-        housekeepingTimer = loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self,
+        let keepAliveMs = UInt64(max(config.keepAliveSeconds, 0)) * 1_000
+        let intervalMs: UInt64 = isConnected ? (keepAliveMs > 0 ? max(keepAliveMs / 4, 1_000) : 60_000) : 1_000
+        housekeepingTimer = loop.timers.schedule(at: MonotonicClock.now() + intervalMs * 1_000_000, handler: self,
                                                  context: TimerKind.housekeeping.rawValue)
     }
 

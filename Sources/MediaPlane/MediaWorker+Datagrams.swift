@@ -68,8 +68,9 @@ extension MediaWorker {
                 if let message = try? StunMessageView(bytes) {
                     switch header.type.messageClass {
                     case .request:
-                        guard case .reply(let length) = turn.handleRequest(message, from: tuple, now: now, into: out,
-                                                                           connection: connection) else { return nil }
+                        let reply = turn.handleRequest(message, from: tuple, now: now, into: out, connection: connection)
+                        armExpiryIfNeeded(now: now)
+                        guard case .reply(let length) = reply else { return nil }
                         return length
                     case .indication where header.type.method == .send:
                         if case .toPeer(_, let relayed, let peer, let data) = turn.core.relaySendIndication(message, from: tuple, now: now) {

@@ -53,6 +53,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     let pool: BufferPool
     var responder: BindingResponder
     var counters = MediaCounters()
+    /// Whether the expiry timer is armed.
+    var expiryArmed = false
     var udpSockets: [UDPSocket] = []
     /// Each UDP socket's own address, as the server side of client 5-tuples.
     var udpServerAddresses: [TransportAddress] = []
@@ -109,7 +111,6 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                                    makeHandler: { [unowned self] index in SocketReadiness(worker: self, kind: .relay, index: index) })
         }
         _ = try loop.register(fd: handle.mailbox.eventFD, events: EPOLLIN.rawValue, handler: MailboxReadiness(worker: self))
-        loop.timers.schedule(at: MonotonicClock.now() + config.publishIntervalNanos, handler: self)
     }
 
     deinit { tcpResponse.deallocate() }
@@ -170,11 +171,23 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
 
     // MARK: Timers
 
+    /// The expiry timer runs once a second while TURN holds allocations or EVEN-PORT
+    /// reservations, and not at all otherwise: an idle worker sleeps in epoll_wait. Counters are
+    /// published when the main thread asks (`MediaWorkerHandle.synchronize`), not on a beat.
     public func timerFired(context: UInt64, now: UInt64) {
+        expiryArmed = false
         turn?.expire(now: now)
-        publish()
-        loop.timers.schedule(at: now + config.publishIntervalNanos, handler: self)
+        armExpiryIfNeeded(now: now)
     }
+
+    /// Arms the expiry timer if TURN holds something that can expire and it is not armed.
+    func armExpiryIfNeeded(now: UInt64) {
+        guard !expiryArmed, let turn, turn.holdsExpiringState else { return }
+        expiryArmed = loop.timers.schedule(at: now + Self.expiryIntervalNanos, handler: self) != nil
+    }
+
+    /// How often expired allocations and reservations are swept while there are any.
+    static let expiryIntervalNanos: UInt64 = 1_000_000_000
 
     func publish() { handle.publish(currentCounters) }
 }

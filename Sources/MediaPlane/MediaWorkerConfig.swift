@@ -43,8 +43,6 @@ public struct MediaWorkerConfig: Sendable {
     public var workerCount = 1
     /// The Binding responder's settings.
     public var responder = BindingResponderConfig()
-    /// How often the worker publishes its counters (ns).
-    public var publishIntervalNanos: UInt64 = 250_000_000
 
     public init() {}
 

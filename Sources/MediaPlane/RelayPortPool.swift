@@ -107,6 +107,9 @@ final class RelayPortPool: RelayAddressProvider {
     /// Releases lapsed EVEN-PORT reservations (any worker may do it).
     func expireReservations(now: UInt64) { reservations.expire(now: now) }
 
+    /// Whether any EVEN-PORT reservation is held (by any worker).
+    var holdsReservations: Bool { reservations.count > 0 }
+
     func setDontFragment(_ address: TransportAddress) {
         guard let index = index(of: address), let relay = relays[index] else { return }
         relay.socket.setDontFragment(address.ip.isIPv4)

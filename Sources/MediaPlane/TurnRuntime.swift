@@ -72,6 +72,10 @@ final class TurnRuntime {
     }
 
     /// Removes expired allocations and closes their relays.
+    /// Whether anything here can expire: allocations, or EVEN-PORT reservations (shared by
+    /// every worker; each sweeps them while it holds allocations or they exist).
+    var holdsExpiringState: Bool { core.allocations.count > 0 || relays.holdsReservations }
+
     func expire(now: UInt64) {
         relays.expireReservations(now: now)
         var pool = relays

@@ -17,7 +17,8 @@ public enum WorkerCommand: Sendable {
     case killAllocations(client: TransportAddress, ticket: UInt64)
     /// Replaces the STUN responder's per-source rate limit (reload).
     case setRateLimit(ratePerSecond: UInt32, burst: UInt32)
-    /// Answered (`.done`) once every command posted before it has run: commands run in order.
+    /// Answered (`.done`) once every command posted before it has run (commands run in order),
+    /// after the worker has published its counters: `synchronize` also refreshes them.
     case barrier(ticket: UInt64)
 }
 
@@ -95,11 +96,28 @@ extension MediaWorkerHandle {
     /// themselves, such as tests).
     public func reply(for ticket: UInt64) -> WorkerReply? { mailbox.collect(ticket) }
 
-    /// Waits (at most `timeoutSeconds`) until the worker has run every command sent before;
-    /// false if it did not answer in time.
+    /// Waits (at most `timeoutSeconds`) until the worker has run every command sent before and
+    /// published its counters; false if it did not answer in time.
     public func synchronize(timeoutSeconds: Double = 1) -> Bool {
-        if case .done? = ask({ .barrier(ticket: $0) }, timeoutSeconds: timeoutSeconds) { return true }
-        return false
+        Self.synchronize([self], timeoutSeconds: timeoutSeconds).isEmpty
+    }
+
+    /// `synchronize` for several workers at once (they answer in parallel); returns the ids of
+    /// those that did not answer within `timeoutSeconds`.
+    public static func synchronize(_ handles: [MediaWorkerHandle], timeoutSeconds: Double = 1) -> [Int] {
+        var waiting: [(handle: MediaWorkerHandle, ticket: UInt64)] = handles.map { handle in
+            let ticket = handle.nextTicket.add(1, ordering: .relaxed).newValue
+            handle.mailbox.post(.barrier(ticket: ticket))
+            return (handle, ticket)
+        }
+        let deadline = MonotonicClock.now() + UInt64(timeoutSeconds * 1e9)
+        while true {
+            waiting.removeAll { $0.handle.mailbox.collect($0.ticket) != nil }
+            if waiting.isEmpty || MonotonicClock.now() >= deadline { break }
+            usleep(100)
+        }
+        for (handle, ticket) in waiting { handle.mailbox.abandon(ticket) }
+        return waiting.map(\.handle.id)
     }
 
     /// Sends a command that is answered and waits for the answer at most `timeoutSeconds`.
@@ -144,6 +162,7 @@ extension MediaWorker {
         case .setRateLimit(let rate, let burst):
             responder.updateRateLimit(ratePerSecond: rate, burst: burst)
         case .barrier(let ticket):
+            publish()
             mailbox.answer(ticket, .done)
         }
     }

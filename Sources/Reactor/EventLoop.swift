@@ -125,18 +125,24 @@ public final class EventLoop {
     public var registrationCount: Int { handlers.count - freeSlots.count }
 
     /// Runs until `waker.stop()` is called.
+    /// Between events and timers it sleeps in epoll_wait without a timeout: `stop()` wakes it
+    /// through the waker, so an idle loop never wakes on its own.
     public func run() {
         while !waker.isStopRequested {
-            runOnce(maxWaitNanos: 1_000_000_000)
+            runOnce(maxWaitNanos: nil)
         }
     }
 
-    /// Waits at most until the next timer (or `maxWaitNanos`), dispatches ready handlers and due
-    /// timers.
-    public func runOnce(maxWaitNanos: UInt64) {
+    /// Waits at most until the next timer (or `maxWaitNanos`; nil = no limit), dispatches ready
+    /// handlers and due timers.
+    public func runOnce(maxWaitNanos: UInt64?) {
         let now = MonotonicClock.now()
-        let wait = min(timers.nanosUntilNextDeadline(now: now) ?? maxWaitNanos, maxWaitNanos)
-        let timeoutMs = Int32(clamping: (wait + 999_999) / 1_000_000)
+        let timeoutMs: Int32
+        switch (timers.nanosUntilNextDeadline(now: now), maxWaitNanos) {
+        case (nil, nil): timeoutMs = -1
+        case (let next?, nil): timeoutMs = Int32(clamping: (next + 999_999) / 1_000_000)
+        case (let next, let limit?): timeoutMs = Int32(clamping: (min(next ?? limit, limit) + 999_999) / 1_000_000)
+        }
         let count = epoll_wait(epollFD, events, eventCapacity, timeoutMs)
         if count > 0 {
             for i in 0..<Int(count) {

@@ -67,7 +67,15 @@ public final class StreamListener: EventHandler, TimerHandler {
         freeRecords = Array((0..<maxConnections).reversed())
         for connection in connections { connection.owner = self }
         registration = try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: self)
-        if idleTimeoutNanos > 0 { loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self) }
+    }
+
+    /// Whether the once-a-second idle sweep is armed: only while connections are open, so an
+    /// idle listener never wakes its loop.
+    private var sweepArmed = false
+
+    private func armSweep(now: UInt64) {
+        guard idleTimeoutNanos > 0, !sweepArmed, registration != nil, openConnections > 0 else { return }
+        sweepArmed = loop.timers.schedule(at: now + 1_000_000_000, handler: self) != nil
     }
 
     deinit {
@@ -108,9 +116,11 @@ public final class StreamListener: EventHandler, TimerHandler {
             }
             if localAddress.family != AF_UNIX { try? setSocketOption(client, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
             do throws(SystemError) {
+                let now = MonotonicClock.now()
                 try connections[record].open(fd: client, peer: SocketAddress(storage: storage, length: length),
-                                             loop: loop, now: MonotonicClock.now())
+                                             loop: loop, now: now)
                 counters.accepted &+= 1
+                armSweep(now: now)
             } catch {
                 close(client)
                 freeRecords.append(record)
@@ -122,7 +132,8 @@ public final class StreamListener: EventHandler, TimerHandler {
         for connection in connections where connection.isOpen && now &- connection.lastActivity > idleTimeoutNanos {
             connection.close(reason: .idle, loop: loop)
         }
-        if registration != nil { loop.timers.schedule(at: now + 1_000_000_000, handler: self) }
+        sweepArmed = false
+        armSweep(now: now)
     }
 
     func delegateReceive(_ connection: StreamConnection, _ frame: UnsafeRawBufferPointer) {

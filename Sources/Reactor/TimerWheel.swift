@@ -96,8 +96,8 @@ public final class TimerWheel {
     }
 
     /// Nanoseconds from `now` until `advance` will fire the earliest pending timer (the start of
-    /// its due tick), or nil when none is pending. Scans the wheel one round ahead at most; a far
-    /// deadline reports one round's time.
+    /// its due tick), or nil when none is pending. Scans the wheel one round ahead, then every
+    /// pending timer for a far deadline.
     public func nanosUntilNextDeadline(now: UInt64) -> UInt64? {
         guard pending > 0 else { return nil }
         let nowTick = now / tickNanos
@@ -118,7 +118,18 @@ public final class TimerWheel {
             }
             step += 1
         }
-        return UInt64(slotCount) * tickNanos
+        // Nothing due within a round: the earliest pending deadline, so a far timer (a summary a
+        // minute out) costs one wake-up, not one per round.
+        var earliest = UInt64.max
+        for head in slotHeads {
+            var i = head
+            while i >= 0 {
+                earliest = min(earliest, deadlines[Int(i)])
+                i = next[Int(i)]
+            }
+        }
+        let fireAt = dueTick(earliest) * tickNanos
+        return fireAt > now ? fireAt - now : 0
     }
 
     /// Fires every timer whose deadline is at or before `now`.

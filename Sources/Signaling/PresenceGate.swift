@@ -49,6 +49,11 @@ public struct PresenceGate: Sendable {
         return true
     }
 
+    /// When `release` or `staleClients` next has something to do (monotonic ms).
+    public var nextDeadlineMs: UInt64? {
+        [held.first?.releaseAtMs, resyncDeadlineMs].compactMap { $0 }.min()
+    }
+
     /// The held statuses whose time has come, in arrival order.
     public mutating func release(nowMs: UInt64) -> [Held] {
         guard let first = held.first, first.releaseAtMs <= nowMs else { return [] }

@@ -87,6 +87,12 @@ public final class SignalingNode {
         return stale
     }
 
+    /// When `tick` next has work (monotonic ms), nil when nothing is pending: the presence gate's
+    /// held statuses and resync, then the router's timeouts, ICE pushes and return windows.
+    public func nextDeadlineMs(clock: SignalingClock) -> UInt64? {
+        [presence.nextDeadlineMs, router.nextDeadlineMs(clock: clock)].compactMap { $0 }.min()
+    }
+
     /// The broker connection is (back) up: retained presence follows.
     public func brokerConnected(clock: SignalingClock) { presence.brokerConnected(nowMs: clock.monotonicMs) }
 

@@ -1,8 +1,28 @@
 import JSON
 /// Time-driven work: timeouts, ICE_CONFIG issuance and pushes, return windows, shutdown.
 extension SignalingRouter {
+    /// When `tick` next has work (monotonic ms): the earliest offer or idle timeout, ICE_CONFIG
+    /// push and return-window end; nil when there is none. O(sessions + windows).
+    public func nextDeadlineMs(clock: SignalingClock) -> UInt64? {
+        let now = clock.monotonicMs
+        var next: UInt64?
+        func consider(_ deadline: UInt64) { next = Swift.min(next ?? deadline, deadline) }
+        let lead = config.effectiveIceRefreshLeadSeconds
+        for session in sessions.sessions.values {
+            if session.state == .offered { consider(session.createdMs + config.offerTimeoutMs) }
+            consider(session.lastActivityMs + config.idleTimeoutMs)
+            for id in [session.key.low, session.key.high] {
+                guard let expiry = clients[id]?.iceExpiryUnix else { continue }
+                let due = expiry > lead ? expiry - lead : 0
+                consider(now + (due > clock.unixSeconds ? (due - clock.unixSeconds) * 1_000 : 0))
+            }
+        }
+        for window in returnWindows.values { consider(window.deadlineMs) }
+        return next
+    }
+
     /// Ends timed-out sessions, pushes fresh ICE_CONFIGs before credentials expire, and forgets
-    /// expired presence return windows. Call every 100–250 ms; cost is O(sessions + windows).
+    /// expired presence return windows. Call at `nextDeadlineMs`; cost is O(sessions + windows).
     public func tick(clock: SignalingClock, into out: inout [OutboundMessage]) {
         let now = clock.monotonicMs
         func elapsed(since t: UInt64) -> UInt64 { now > t ? now - t : 0 }
@@ -71,7 +91,10 @@ extension SignalingRouter {
             }
         }
         for id in due.sorted() {
-            guard let record = policy.record(id) else { continue }
+            guard let record = policy.record(id) else {
+                clients[id]?.iceExpiryUnix = nil  // removed: nothing more to push
+                continue
+            }
             let body = iceConfigBody(for: record, clock: clock)
             stats.icePushes += 1
             notify(GatewayMessages.iceConfig(mid: nil, body: body), to: id, into: &out)

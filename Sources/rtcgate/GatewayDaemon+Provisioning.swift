@@ -2,6 +2,7 @@ import Control
 import Gateway
 import Glibc
 import MediaPlane
+import Reactor
 import Signaling
 import TURN
 
@@ -32,9 +33,22 @@ extension GatewayDaemon {
             }
             signaling.updatePolicy(SignalingOptions.policy(config: records, provisioned: current))
         }
+        armSecretRetirement()
     }
 
-    /// Drops REST secrets whose overlap has ended (checked with the summary timer).
+    /// Arms the retirement timer for the next REST secret's `retiresAt` (wall clock, so looked at
+    /// again at least every minute in case the clock steps), or cancels it when none is pending.
+    func armSecretRetirement() {
+        guard let loop = mainLoop else { return }
+        if let retirementTimer { loop.timers.cancel(retirementTimer) }
+        retirementTimer = nil
+        guard let next = store?.state.restSecrets.compactMap(\.retiresAt).min() else { return }
+        let seconds = min(max(next - Int64(time(nil)), 0), 60)
+        retirementTimer = loop.timers.schedule(at: MonotonicClock.now() + UInt64(seconds) * 1_000_000_000 + 100_000_000,
+                                               handler: self, context: MainTimer.secretRetirement.rawValue)
+    }
+
+    /// Drops REST secrets whose overlap has ended (at the retirement timer).
     func pruneRetiredSecrets() {
         guard let store else { return }
         let now = Int64(time(nil))

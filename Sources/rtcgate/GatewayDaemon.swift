@@ -23,8 +23,10 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     /// Set by `drain`: new sessions and allocations are refused.
     var isDraining = false
     private(set) var handles: [MediaWorkerHandle] = []
+    /// The timer that retires the next REST secret (nil when none is pending).
+    var retirementTimer: TimerID?
     private var threads: [WorkerThread] = []
-    private var mainLoop: EventLoop?
+    private(set) var mainLoop: EventLoop?
     private(set) var signaling: SignalingService?
     var realm: String { configuration.realm }
     private var metricsListener: MetricsListener?
@@ -91,7 +93,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                 logger.info("metrics on http://\(listen)/metrics")
             }
             scheduleSummary(loop: loop)
-            loop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self, context: MainTimer.housekeeping.rawValue)
+            armSecretRetirement()
             loop.run()
             withExtendedLifetime(signals) {}
         } catch let error as ProvisioningError {
@@ -168,8 +170,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     /// Waits until every worker has run the commands sent so far, so what a reply or log line
     /// says was applied is in force (each worker answers within one loop turn; a wedged one is given 1 s).
     func synchronizeWorkers() {
-        for handle in handles where !handle.synchronize() {
-            logger.warning("media worker \(handle.id) did not confirm a live change within 1 s")
+        for id in MediaWorkerHandle.synchronize(handles) {
+            logger.warning("media worker \(id) did not answer within 1 s")
         }
     }
 
@@ -252,14 +254,15 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         loop.timers.schedule(at: MonotonicClock.now() + configuration.statsIntervalSeconds * 1_000_000_000, handler: self)
     }
 
-    /// Timer contexts of the main loop: the counter summary, and the 1 s housekeeping that retires
-    /// REST secrets at the end of their overlap (within a second of `retiresAt`).
-    private enum MainTimer: UInt64 { case summary = 0, housekeeping = 1 }
+    /// Timer contexts of the main loop: the counter summary, and the retirement of REST secrets
+    /// at the end of their overlap (armed only while one is pending).
+    enum MainTimer: UInt64 { case summary = 0, secretRetirement = 1 }
 
     func timerFired(context: UInt64, now: UInt64) {
-        if context == MainTimer.housekeeping.rawValue {
+        if context == MainTimer.secretRetirement.rawValue {
+            retirementTimer = nil
             pruneRetiredSecrets()
-            mainLoop?.timers.schedule(at: now + 1_000_000_000, handler: self, context: MainTimer.housekeeping.rawValue)
+            armSecretRetirement()
             return
         }
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
@@ -282,14 +285,17 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         return collector
     }
 
-    private func totals() -> MediaCounters {
+    /// The workers' counters summed; `fresh` asks running workers to publish first (they publish
+    /// only when asked, so an idle worker never wakes for it).
+    private func totals(fresh: Bool = true) -> MediaCounters {
+        if fresh { synchronizeWorkers() }
         var total = MediaCounters()
         for handle in handles { total.add(handle.counters) }
         return total
     }
 
     private func logSummary(final: Bool) {
-        let metadata = CounterSummary.metadata(media: totals(), turnRunning: turnRunning, signaling: signaling?.summary())
+        let metadata = CounterSummary.metadata(media: totals(fresh: !final), turnRunning: turnRunning, signaling: signaling?.summary())
         logger.info(final ? "final counters" : "counters", metadata: metadata)
     }
 }
