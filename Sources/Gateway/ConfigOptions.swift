@@ -57,9 +57,13 @@ extension ConfigOption {
         ConfigOption("no-udp-gso", switch: true, help: "Send every UDP datagram as its own message (no generic segmentation offload).") { config, value throws(ConfigError) in
             config.media.udpSegmentation = try !ConfigValue.boolean(value)
         },
-        ConfigOption("socket-buffer-bytes", help: "SO_RCVBUF/SO_SNDBUF of the UDP sockets; 0 keeps the system default.") { config, value throws(ConfigError) in
+        ConfigOption("socket-buffer-bytes", help: "SO_RCVBUF/SO_SNDBUF of the listening UDP sockets (forced with CAP_NET_ADMIN, else up to net.core.rmem_max); 0 keeps the system default. Default 1048576 or the board's.") { config, value throws(ConfigError) in
             let bytes: Int = try ConfigValue.integer(value, in: 0...(1 << 30))
             config.media.socketBufferBytes = bytes == 0 ? nil : bytes
+        },
+        ConfigOption("relay-socket-buffer-bytes", help: "SO_RCVBUF/SO_SNDBUF of each relayed address's UDP socket; 0 keeps the system default. Default 65536 or the board's.") { config, value throws(ConfigError) in
+            let bytes: Int = try ConfigValue.integer(value, in: 0...(1 << 30))
+            config.media.relaySocketBufferBytes = bytes == 0 ? nil : bytes
         },
         ConfigOption("tcp-max-connections", help: "TCP connection records per worker and listening address (board profile).") { config, value throws(ConfigError) in
             config.media.tcpMaxConnections = try ConfigValue.integer(value, in: 1...65536)

@@ -1,3 +1,4 @@
+import Glibc
 import MediaPlane
 import Signaling
 
@@ -47,11 +48,32 @@ package struct MemoryReport {
     /// hold, what the board's budget is about.
     package var peakBytes: Int { Self.runtimePrivateFloorBytes + reservedBytes + boundedBytes }
 
-    /// A message when the peak exceeds the board's budget.
+    /// The most kernel memory received datagrams may hold in rtcgate's UDP sockets (all workers).
+    package var socketBufferBytes: Int {
+        media.socketBufferParts.reduce(0) { $0 + $1.bytes } * configuration.resolvedWorkers
+    }
+
+    /// What the board's budget is checked against: private peak + kernel socket buffers.
+    package var budgetedBytes: Int { peakBytes + socketBufferBytes }
+
+    /// A message when the peak and the socket buffers exceed the board's budget.
     package var budgetProblem: String? {
-        guard let budget = configuration.memoryBudgetMiB, peakBytes > budget << 20 else { return nil }
-        return "the configuration may need \(kib(peakBytes)), more than the board's memory budget of \(budget) MiB: "
-            + "lower pool-slots, max-allocations, tcp-max-connections, signal-max-sessions or mqtt-max-unacked-kib"
+        guard let budget = configuration.memoryBudgetMiB, budgetedBytes > budget << 20 else { return nil }
+        return "the configuration may need \(kib(budgetedBytes)) (\(kib(peakBytes)) private + \(kib(socketBufferBytes)) socket buffers), "
+            + "more than the board's memory budget of \(budget) MiB: lower pool-slots, max-allocations, tcp-max-connections, "
+            + "signal-max-sessions, mqtt-max-unacked-kib, socket-buffer-bytes or relay-socket-buffer-bytes"
+    }
+
+    /// The system's cap on socket buffers (net.core.rmem_max), which applies unless rtcgate may
+    /// force sizes (CAP_NET_ADMIN); nil when unreadable.
+    package static func systemReceiveBufferMax() -> Int? {
+        let fd = open("/proc/sys/net/core/rmem_max", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return Int(String(decoding: bytes[0..<count].prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     }
 
     package var text: String {
@@ -67,9 +89,20 @@ package struct MemoryReport {
             lines.append("bounded on the main thread (at most):")
             for part in boundedParts { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
         }
-        var peak = "peak: \(kib(peakBytes)) private (runtime ~\(kib(Self.runtimePrivateFloorBytes)) + reserved + bounded)"
-        if let budget = configuration.memoryBudgetMiB { peak += "; board budget \(budget) MiB" }
-        lines.append(peak)
+        lines.append("peak: \(kib(peakBytes)) private (runtime ~\(kib(Self.runtimePrivateFloorBytes)) + reserved + bounded)")
+        let sockets = media.socketBufferParts
+        if !sockets.isEmpty {
+            lines.append("kernel socket buffers per worker (received datagrams, at most):")
+            for part in sockets { lines.append("  \(pad(kib(part.bytes), 12))  \(part.part)") }
+            let requested = [media.socketBufferBytes, media.relaySocketBufferBytes].compactMap { $0 }.max() ?? 0
+            if let cap = Self.systemReceiveBufferMax(), requested > cap {
+                lines.append("  note: net.core.rmem_max is \(cap / 1024) KiB: without CAP_NET_ADMIN the kernel grants at most that; "
+                             + "install packaging/sysctl/60-rtcgate.conf or raise it")
+            }
+        }
+        var total = "memory at most: \(kib(budgetedBytes)) (\(kib(peakBytes)) private + \(kib(socketBufferBytes)) socket buffers)"
+        if let budget = configuration.memoryBudgetMiB { total += "; board budget \(budget) MiB" }
+        lines.append(total)
         lines.append("resident at most ~\(kib(peakBytes + Self.codeBytes)) with code and libraries "
                      + "(~\(kib(Self.codeBytes)), file-backed: shared and reclaimable)")
         return lines.joined(separator: "\n")

@@ -107,7 +107,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         }
         if let settings = config.turn {
             turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
-                                   socketBufferBytes: config.socketBufferBytes, segmentation: config.udpSegmentation, prefault: config.poolPrefault, loop: loop,
+                                   socketBufferBytes: config.relaySocketBufferBytes, segmentation: config.udpSegmentation, prefault: config.poolPrefault, loop: loop,
                                    makeHandler: { [unowned self] index in SocketReadiness(worker: self, kind: .relay, index: index) })
         }
         _ = try loop.register(fd: handle.mailbox.eventFD, events: EPOLLIN.rawValue, handler: MailboxReadiness(worker: self))

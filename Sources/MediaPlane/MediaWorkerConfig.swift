@@ -25,8 +25,13 @@ public struct MediaWorkerConfig: Sendable {
     /// Send runs of same-size datagrams to one destination as one message (UDP GSO) where the
     /// kernel supports it.
     public var udpSegmentation = true
-    /// Kernel socket buffer size (SO_RCVBUF/SO_SNDBUF), or nil for the system default.
-    public var socketBufferBytes: Int? = nil
+    /// Kernel buffer size (SO_RCVBUF/SO_SNDBUF, forced where permitted) of the listening UDP
+    /// sockets, or nil for the system default. They take every client's burst at once (a key
+    /// frame is 50–150 datagrams per camera); the system default (~208 KiB) overflows at 32
+    /// allocations × 16 in flight, 256 KiB and more did not in any run (`rtcgate-bench turn`).
+    public var socketBufferBytes: Int? = 1 << 20
+    /// The same for each relayed address's socket (one peer's burst), nil for the system default.
+    public var relaySocketBufferBytes: Int? = 64 << 10
     /// TCP connection records per worker.
     public var tcpMaxConnections = 64
     /// Per-connection receive and send buffer bytes.
@@ -45,6 +50,22 @@ public struct MediaWorkerConfig: Sendable {
     public var responder = BindingResponderConfig()
 
     public init() {}
+
+    /// The most kernel memory one worker's UDP sockets may hold in received datagrams, by part:
+    /// the kernel charges a socket up to twice the size asked for (data plus its bookkeeping).
+    /// Send queues drain as the device takes them and are not counted.
+    public var socketBufferParts: [(part: String, bytes: Int)] {
+        var parts: [(String, Int)] = []
+        if udp, let size = socketBufferBytes {
+            parts.append(("listening UDP sockets (\(listenAddresses.count) × 2 × \(size / 1024) KiB)", listenAddresses.count * 2 * size))
+        }
+        if let turn, let size = relaySocketBufferBytes {
+            let families = (turn.relayIPv4 != nil ? 1 : 0) + (turn.relayIPv6 != nil ? 1 : 0)
+            let sockets = turn.limits.maxAllocations * max(families, 1)
+            parts.append(("relay sockets (\(sockets) × 2 × \(size / 1024) KiB, every allocation bursting at once)", sockets * 2 * size))
+        }
+        return parts
+    }
 
     /// Bytes one worker reserves at start-up, by part.
     public var reservedBytes: [(part: String, bytes: Int)] {

@@ -160,7 +160,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         for id in 0..<configuration.resolvedWorkers {
             // Built here so bind errors surface before anything runs; owned by its thread after.
             let worker = try MediaWorker(id: id, config: media)
-            if id == 0 { logSocketBuffers(worker, requested: media.socketBufferBytes) }
+            if id == 0 { logSocketBuffers(worker, media: media) }
             handles.append(worker.handle)
             let transfer = OwnershipTransfer(value: worker)
             threads.append(try WorkerThread(name: "rtcgate-media\(id)") { transfer.value.run() })
@@ -175,17 +175,25 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         }
     }
 
-    /// The UDP socket buffers as the kernel granted them; a warning when the system maximum cut
-    /// a request, since bursts then overflow (udp_kernel_drops).
-    private func logSocketBuffers(_ worker: MediaWorker, requested: Int?) {
+    /// The UDP socket buffers as the kernel granted them (the listening sockets', and a relay
+    /// socket's as a probe shows); a warning when the system maximum cut a request, since bursts
+    /// then overflow (udp_kernel_drops).
+    private func logSocketBuffers(_ worker: MediaWorker, media: MediaWorkerConfig) {
         guard let buffers = worker.socketBuffers else { return }
+        func kib(_ bytes: Int?) -> String { bytes.map { "\($0 / 1024)" } ?? "system default" }
         // The kernel reports twice what it grants for data (the rest is its bookkeeping).
-        let metadata: Logger.Metadata = ["receive_kib": "\(buffers.receiveBytes / 2048)", "send_kib": "\(buffers.sendBytes / 2048)",
-                                         "requested_kib": "\(requested.map { "\($0 / 1024)" } ?? "system default")"]
-        if buffers.capped {
+        var metadata: Logger.Metadata = ["receive_kib": "\(buffers.receiveBytes / 2048)", "send_kib": "\(buffers.sendBytes / 2048)",
+                                         "requested_kib": "\(kib(media.socketBufferBytes))"]
+        var capped = buffers.capped
+        if media.turn != nil, let probe = try? UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, bufferBytes: media.relaySocketBufferBytes) {
+            metadata["relay_receive_kib"] = "\(probe.receiveBufferBytes / 2048)"
+            metadata["relay_requested_kib"] = "\(kib(media.relaySocketBufferBytes))"
+            capped = capped || probe.bufferCapped
+        }
+        if capped {
             logger.warning("""
                 UDP socket buffers capped by net.core.rmem_max/wmem_max: bursts may be dropped (udp_kernel_drops); \
-                raise those sysctls or give rtcgate CAP_NET_ADMIN
+                install packaging/sysctl/60-rtcgate.conf, raise those sysctls or give rtcgate CAP_NET_ADMIN
                 """, metadata: metadata)
         } else {
             logger.info("UDP socket buffers", metadata: metadata)

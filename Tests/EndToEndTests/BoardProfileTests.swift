@@ -17,6 +17,9 @@ final class BoardProfileTests: XCTestCase {
             XCTAssertTrue(result.stdout.contains("reserved per worker:"), board)
             XCTAssertTrue(result.stdout.contains("bounded on the main thread"), board)
             XCTAssertTrue(result.stdout.contains("peak: "), board)
+            XCTAssertTrue(result.stdout.contains("kernel socket buffers per worker"), "\(board): \(result.stdout)")
+            XCTAssertTrue(result.stdout.contains("relay sockets ("), "\(board): TURN's relay sockets are counted: \(result.stdout)")
+            XCTAssertTrue(result.stdout.contains("memory at most: "), board)
         }
     }
 
@@ -24,6 +27,15 @@ final class BoardProfileTests: XCTestCase {
         let result = try runTool(TestPaths.rtcgate, ["check-config", "--board", "a53-256m", "--pool-slots", "8192"] + gatewaySettings,
                                  currentDirectory: TestPaths.repoRoot, timeout: 10)
         XCTAssertEqual(result.status, 2, result.stdout + result.stderr)
-        XCTAssertTrue(result.stderr.contains("memory budget of 12 MiB"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("memory budget of 18 MiB"), result.stderr)
+    }
+
+    /// Socket buffers count against the budget: the same board with 1 MiB relay buffers does not fit.
+    func testSocketBuffersCountAgainstTheBudget() throws {
+        let result = try runTool(TestPaths.rtcgate, ["check-config", "--board", "a53-256m", "--relay-socket-buffer-bytes", "1048576"]
+                                    + gatewaySettings, currentDirectory: TestPaths.repoRoot, timeout: 10)
+        XCTAssertEqual(result.status, 2, result.stdout + result.stderr)
+        XCTAssertTrue(result.stderr.contains("socket buffers"), result.stderr)
+        XCTAssertTrue(result.stdout.contains("relay sockets (64 × 2 × 1024 KiB"), result.stdout)
     }
 }

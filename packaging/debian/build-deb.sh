@@ -105,6 +105,11 @@ install -m 0644 "$here/rtcgate.default" "$stage/etc/default/rtcgate"
 # systemd unit.
 install -m 0644 packaging/systemd/rtcgate.service "$stage/lib/systemd/system/rtcgate.service"
 
+# Socket buffer limits the board profiles need (applied at boot by systemd-sysctl; postinst raises
+# them at once, never lowers them).
+install -d -m 0755 "$stage/usr/lib/sysctl.d"
+install -m 0644 packaging/sysctl/60-rtcgate.conf "$stage/usr/lib/sysctl.d/60-rtcgate.conf"
+
 # mosquitto snippets for the integrator (not active: copied into /etc/mosquitto by hand).
 install -m 0644 packaging/mosquitto/rtcgate.conf packaging/mosquitto/rtcgate.acl \
   "$stage/usr/share/rtcgate/mosquitto/"
