@@ -16,14 +16,17 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# Private memory (anonymous: heap, stacks, pools, tables), what the board budgets are about.
+anon() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 wbytes() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
 
 printf 'binary: %s bytes (%s MiB), %s\n' "$(stat -c %s "$rtcgate")" \
   "$(awk -v b="$(stat -c %s "$rtcgate")" 'BEGIN { printf "%.1f", b / 1048576 }')" "$(file -b "$rtcgate" | cut -d, -f1-2)"
-printf '%-10s %10s %10s %12s %14s %14s %14s %12s\n' board startup_ms rss_idle rss_stun rss_turn_full flash_idle flash_per_add peak_cfg
+printf '%-10s %10s %10s %10s %12s %14s %14s %14s %14s %12s %12s\n' board startup_ms rss_idle priv_idle rss_stun rss_turn_full priv_turn_full \
+  flash_idle flash_per_add peak_cfg at_most_cfg
 for board in dev rpi4 a53-256m; do
-  starts=(); idles=(); loads=(); holds=(); flash_idle=(); flash_add=()
+  starts=(); idles=(); idles_p=(); loads=(); holds=(); holds_p=(); flash_idle=(); flash_add=()
   capacity=$(awk -F' *= *' '$1 == "max-allocations" {print $2}' "board/$board/profile.conf")
   for run in $(seq "$RUNS"); do
     port=$((35000 + RANDOM % 2000)); state="$work/$board-$run"
@@ -48,7 +51,7 @@ while time.time() < deadline:
 sys.exit(1)
 PY
     starts+=($(( ($(date +%s%N) - start) / 1000000 )))
-    sleep 2; idles+=("$(rss $pid)")
+    sleep 2; idles+=("$(rss $pid)"); idles_p+=("$(anon $pid)")
     w0=$(wbytes $pid); sleep "${IDLE_SECONDS:-60}"; flash_idle+=($(( $(wbytes $pid) - w0 )))
     w0=$(wbytes $pid)
     for i in $(seq 20); do "$rtcgate" ctl --socket "$state/c.sock" device add "dev-$i" --group g >/dev/null; done
@@ -57,14 +60,19 @@ PY
     loads+=("$(rss $pid)")
     "$bench" turn --server "127.0.0.1:$port" --user bench --password bench --realm bench --mode hold \
       --allocations "$capacity" --duration 3 >/dev/null 2>&1 || true
-    holds+=("$(rss $pid)")
+    holds+=("$(rss $pid)"); holds_p+=("$(anon $pid)")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   done
-  peak=$("$rtcgate" check-config --board "$board" --relay-ip 127.0.0.1 --turn 2>/dev/null | awk '/^peak:/ {print $2 $3}')
-  printf '%-10s %10s %9sK %11sK %13sK %13sB %13sB %12s\n' "$board" \
+  report=$("$rtcgate" check-config --board "$board" --relay-ip 127.0.0.1 --turn 2>/dev/null || true)
+  peak=$(awk '/^peak:/ {print $2 $3}' <<< "$report")
+  at_most=$(awk '/^memory at most:/ {print $4 $5}' <<< "$report")
+  printf '%-10s %10s %9sK %9sK %11sK %13sK %13sK %13sB %13sB %12s %12s\n' "$board" \
     "$(printf '%s\n' "${starts[@]}" | median)" "$(printf '%s\n' "${idles[@]}" | median)" \
+    "$(printf '%s\n' "${idles_p[@]}" | median)" \
     "$(printf '%s\n' "${loads[@]}" | median)" "$(printf '%s\n' "${holds[@]}" | median)" \
-    "$(printf '%s\n' "${flash_idle[@]}" | median)" "$(printf '%s\n' "${flash_add[@]}" | median)" "$peak"
+    "$(printf '%s\n' "${holds_p[@]}" | median)" \
+    "$(printf '%s\n' "${flash_idle[@]}" | median)" "$(printf '%s\n' "${flash_add[@]}" | median)" "$peak" "$at_most"
 done
-echo "rss_turn_full: holding as many TURN allocations as the profile's table has (dev 256, rpi4 512, a53-256m 64)"
+echo "rss_turn_full: holding as many TURN allocations as the profile's table has (dev 256, rpi4 128 per worker, a53-256m 64)"
+echo "priv_*: RssAnon (private memory); peak_cfg/at_most_cfg: check-config's private peak and private + socket buffers"
 echo "rss_* in KiB (VmRSS); flash = bytes the process wrote to storage (/proc/PID/io write_bytes): flash_idle over ${IDLE_SECONDS:-60} s idle, flash_per_add per device.add"
