@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-packages=(libssl-dev libmosquitto-dev mosquitto mosquitto-clients coturn python3-venv python3-pip jq openssl iproute2)
+packages=(libssl-dev libmosquitto-dev mosquitto mosquitto-clients coturn python3-venv python3-pip jq openssl iproute2 xz-utils binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
