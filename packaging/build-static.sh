@@ -180,7 +180,8 @@ if [ -n "$crypto_lib" ]; then
   exclude_libs+=(libcrypto.a)
   crypto_mode="static ($crypto_lib)"
 else
-  crypto_mode="shared (libcrypto.so.3, the copy libmosquitto uses)"
+  # (--crypto-static-lib none with a static libmosquitto: libssl and libcrypto both shared, one copy.)
+  crypto_mode="shared (libcrypto.so.3$([ "$mosquitto_mode" = dynamic ] && echo ', the copy libmosquitto uses'))"
 fi
 
 # Never export the static copies' symbols: libmosquitto.so.1 (dynamic case) brings Debian's
@@ -211,7 +212,7 @@ for binary in $products; do
   if [ "$target" = native ] && command -v strip >/dev/null; then strip --strip-all "$path"; fi
   size=$(stat -c %s "$path")
   # What it costs on a squashfs (OpenWrt) or in a compressed package: xz at its strongest preset.
-  xz_size=$(xz -9e -T1 -c "$path" | wc -c)
+  if command -v xz >/dev/null; then xz_size=$(xz -9e -T1 -c "$path" | wc -c); else xz_size=0; note "xz not installed: no compressed size"; fi
   printf '%s: %s bytes (%s MiB), %s bytes xz -9e (%s MiB), stripped, static Swift runtime, libcrypto %s, libmosquitto %s\n' \
     "$binary" "$size" "$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }')" \
     "$xz_size" "$(awk -v b="$xz_size" 'BEGIN { printf "%.1f", b / 1048576 }')" \

@@ -174,6 +174,7 @@ public final class MQTTClient: EventHandler, TimerHandler {
             connectionLost(reason: "connect to \(config.host):\(config.port) failed: \(MQTTError.describe(rc))")
             return
         }
+        scheduleHousekeeping()
         syncRegistration()
     }
 
@@ -187,11 +188,14 @@ public final class MQTTClient: EventHandler, TimerHandler {
     /// libmosquitto's housekeeping (`mosquitto_loop_misc`: PINGREQ once the keepalive has passed
     /// without traffic, and the ping's timeout) runs every quarter keepalive while connected, so a
     /// ping leaves at most 1.25 keepalives after the last packet, inside the broker's 1.5; an idle
-    /// connection wakes the process a few times a minute, not every second. While connecting
-    /// it runs every second to enforce `connectTimeoutMs`.
+    /// connection wakes the process a few times a minute, not every second. The interval is capped
+    /// at 15 s because an MQTT 5 broker may impose a shorter keepalive than the one asked for.
+    /// While connecting it runs every second to enforce `connectTimeoutMs`; each attempt and each
+    /// CONNACK restarts it at the interval for the new state.
     private func scheduleHousekeeping() {
+        if let housekeepingTimer { loop.timers.cancel(housekeepingTimer) }
         let keepAliveMs = UInt64(max(config.keepAliveSeconds, 0)) * 1_000
-        let intervalMs: UInt64 = isConnected ? (keepAliveMs > 0 ? max(keepAliveMs / 4, 1_000) : 60_000) : 1_000
+        let intervalMs: UInt64 = isConnected ? (keepAliveMs > 0 ? min(max(keepAliveMs / 4, 1_000), 15_000) : 15_000) : 1_000
         housekeepingTimer = loop.timers.schedule(at: MonotonicClock.now() + intervalMs * 1_000_000, handler: self,
                                                  context: TimerKind.housekeeping.rawValue)
     }
@@ -202,6 +206,7 @@ public final class MQTTClient: EventHandler, TimerHandler {
         case .reconnect:
             attempt(first: counters.connectAttempts == 0)
         case .housekeeping:
+            housekeepingTimer = nil
             if mosquitto_socket(handle) >= 0 {
                 if !isConnected, now &- attemptStartedAt > config.connectTimeoutMs * 1_000_000 {
                     // A broker that accepted TCP but never answered this CONNECT may not speak
@@ -299,6 +304,7 @@ public final class MQTTClient: EventHandler, TimerHandler {
             return
         }
         isConnected = true
+        scheduleHousekeeping()
         backoff.reset()
         counters.connects += 1
         var subscriptionMid: Int32 = 0

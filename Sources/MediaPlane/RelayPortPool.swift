@@ -67,10 +67,11 @@ final class RelayPortPool: RelayAddressProvider {
             guard let index = index(of: port), relays[index] == nil, !evenPort || port % 2 == 0 else { continue }
             var held: UDPSocket?
             if reserveNext {
-                // The next port is bound now and held unwatched until its token is claimed.
+                // The next port is bound now and held unwatched until its token is claimed, with
+                // the smallest buffers (it is not read: what arrives meanwhile is not wanted).
                 guard port < range.upperBound, let next = self.index(of: port + 1), relays[next] == nil,
                       let socket = try? UDPSocket(bindTo: SocketAddress(TransportAddress(ip: ip, port: port + 1)),
-                                                  bufferBytes: socketBufferBytes, segmentation: segmentation) else { continue }
+                                                  bufferBytes: socketBufferBytes.map { _ in Self.heldBufferBytes }, segmentation: segmentation) else { continue }
                 held = socket
             }
             guard bindSocket(ip: ip, port: port) else { continue }
@@ -96,6 +97,7 @@ final class RelayPortPool: RelayAddressProvider {
             exhaustions &+= 1
             return nil
         }
+        if let socketBufferBytes { socket.resizeBuffers(socketBufferBytes) }
         return address
     }
 
@@ -137,6 +139,9 @@ final class RelayPortPool: RelayAddressProvider {
         }
         return adopt(socket, at: index)
     }
+
+    /// Buffer request for a held reservation (the kernel raises it to its minimum, ~4.5 KiB).
+    static let heldBufferBytes = 2_048
 
     /// Watches a bound relay socket from this worker's loop.
     private func adopt(_ socket: UDPSocket, at index: Int) -> Bool {

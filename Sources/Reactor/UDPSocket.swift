@@ -16,11 +16,11 @@ public final class UDPSocket {
     static let refusalLimit = 16
     /// The kernel's receive and send buffer sizes for this socket (what `getsockopt` reports:
     /// the kernel doubles a request for its bookkeeping).
-    public let receiveBufferBytes: Int
-    public let sendBufferBytes: Int
+    public private(set) var receiveBufferBytes: Int
+    public private(set) var sendBufferBytes: Int
     /// Whether a buffer request was capped by `net.core.rmem_max`/`wmem_max` (the process may
     /// not force it: SO_RCVBUFFORCE needs CAP_NET_ADMIN).
-    public let bufferCapped: Bool
+    public private(set) var bufferCapped: Bool
     /// Whether the kernel reports this socket's drops with each datagram (SO_RXQ_OVFL).
     let countsKernelDrops: Bool
     /// Datagrams the kernel dropped because this socket's receive buffer was full, as of the
@@ -74,6 +74,17 @@ public final class UDPSocket {
     }
 
     deinit { close(fd) }
+
+    /// Asks for other receive and send buffer sizes (as `bufferBytes` at creation): a held
+    /// EVEN-PORT reservation starts small and grows to the relay's size when claimed.
+    public func resizeBuffers(_ bytes: Int) {
+        let size = Int32(clamping: bytes)
+        let receive = (try? Self.setBuffer(fd, force: SO_RCVBUFFORCE, plain: SO_RCVBUF, size)) ?? false
+        let send = (try? Self.setBuffer(fd, force: SO_SNDBUFFORCE, plain: SO_SNDBUF, size)) ?? false
+        bufferCapped = !(receive && send)
+        receiveBufferBytes = Self.intOption(fd, SO_RCVBUF)
+        sendBufferBytes = Self.intOption(fd, SO_SNDBUF)
+    }
 
     /// Sets a buffer size, forced past the system maximum when the process may (CAP_NET_ADMIN);
     /// false when only the capped size could be asked for.

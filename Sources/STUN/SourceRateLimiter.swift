@@ -3,7 +3,9 @@ import COpenSSL
 /// Per-source token buckets in a fixed-capacity open-addressing table allocated once at
 /// init. Sources are keyed by IPv4 address (IPv4-mapped IPv6 counts as IPv4) or IPv6 /64.
 /// When a probe window is full the stalest entry in it is evicted (sources that proved they
-/// receive at their address last); the table never grows.
+/// receive at their address last); the table never grows. A proved source draws on a second,
+/// larger budget (`provenRatePerSecond`, `provenBurst`) rather than none: proof is per address,
+/// and a spoofer can forge the victim's address, so even a proved source's answers stay bounded.
 public struct SourceRateLimiter {
     @usableFromInline
     struct Entry {
@@ -14,7 +16,7 @@ public struct SourceRateLimiter {
         var tokens: UInt64 = 0
         /// Last refill time (monotonic ns).
         var last: UInt64 = 0
-        /// Exempt from the limit until this time (monotonic ns); 0 = never proved.
+        /// On the proved budget until this time (monotonic ns); 0 = never proved.
         var provenUntil: UInt64 = 0
     }
 
@@ -29,6 +31,9 @@ public struct SourceRateLimiter {
     public private(set) var ratePerSecond: UInt32
     /// Bucket capacity in tokens (at least 1).
     public private(set) var burst: UInt32
+    /// Tokens per second and capacity for a proved source (at least the unproved ones).
+    public private(set) var provenRatePerSecond: UInt32
+    public private(set) var provenBurst: UInt32
     /// Sources currently tracked.
     public private(set) var trackedSources = 0
     /// Entries evicted to make room so far.
@@ -48,7 +53,9 @@ public struct SourceRateLimiter {
     }
 
     /// Allocates the table: `capacity` rounded up to a power of two, at least `probeWindow`.
-    public init(capacity: Int, ratePerSecond: UInt32, burst: UInt32) {
+    /// The proved budget defaults to the unproved one (proof then changes only eviction order).
+    public init(capacity: Int, ratePerSecond: UInt32, burst: UInt32,
+                provenRatePerSecond: UInt32 = 0, provenBurst: UInt32 = 0) {
         let size = Self.tableSize(forCapacity: capacity)
         table = [Entry](repeating: Entry(), count: size)
         mask = size - 1
@@ -58,40 +65,52 @@ public struct SourceRateLimiter {
         self.seed = seed
         self.ratePerSecond = ratePerSecond
         self.burst = max(burst, 1)
+        self.provenRatePerSecond = max(provenRatePerSecond, ratePerSecond)
+        self.provenBurst = max(provenBurst, self.burst)
     }
 
     /// Number of slots (fixed for the lifetime of the limiter).
     public var capacity: Int { table.count }
 
-    /// Changes rate and burst; existing buckets are clamped to the new burst on their next use.
-    public mutating func update(ratePerSecond: UInt32, burst: UInt32) {
+    /// Changes the budgets; existing buckets are clamped to the new burst on their next use.
+    public mutating func update(ratePerSecond: UInt32, burst: UInt32,
+                                provenRatePerSecond: UInt32 = 0, provenBurst: UInt32 = 0) {
         self.ratePerSecond = ratePerSecond
         self.burst = max(burst, 1)
+        self.provenRatePerSecond = max(provenRatePerSecond, ratePerSecond)
+        self.provenBurst = max(provenBurst, self.burst)
     }
 
     /// Takes one token for `source` at monotonic time `now` (ns); false when over the limit.
-    /// A source proved (`prove`) until after `now` passes without taking a token.
+    /// A source proved (`prove`) until after `now` takes from the proved budget.
     public mutating func allow(_ source: IPAddress, now: UInt64) -> Bool {
         guard ratePerSecond > 0 else { return true }
-        let capacityUnits = UInt64(burst) * Self.unitsPerToken
-        let rate = UInt64(ratePerSecond)
+        let (rate, burst) = (UInt64(ratePerSecond), UInt64(burst))
+        let (provenRate, provenBurst) = (UInt64(provenRatePerSecond), UInt64(provenBurst))
         return withEntry(for: source, now: now) { entry in
-            entry.provenUntil > now || Self.take(&entry, now: now, rate: rate, capacity: capacityUnits)
+            let proven = entry.provenUntil > now
+            return Self.take(&entry, now: now, rate: proven ? provenRate : rate,
+                             capacity: (proven ? provenBurst : burst) * Self.unitsPerToken)
         }
     }
 
-    /// Exempts `source` from the limit until `now + duration` (ns): it has shown that it receives
-    /// at its address (it came back with a nonce issued to it), so answering it reflects nothing
-    /// onto a third party. Proved entries are the last to be evicted.
+    /// Moves `source` to the proved budget until `now + duration` (ns): it has shown that it
+    /// receives at its address (it came back with a nonce issued to it). Becoming proved fills
+    /// its bucket to `provenBurst`; renewing does not. Proved entries are the last to be evicted.
     public mutating func prove(_ source: IPAddress, now: UInt64, for duration: UInt64) {
         guard ratePerSecond > 0 else { return }
         let until = now &+ duration
+        let full = UInt64(provenBurst) * Self.unitsPerToken
         withEntry(for: source, now: now) { entry in
+            if entry.provenUntil <= now {
+                entry.tokens = full
+                entry.last = Swift.max(entry.last, now)
+            }
             if entry.provenUntil < until { entry.provenUntil = until }
         }
     }
 
-    /// Whether `source` is exempt at `now` (for tests and status).
+    /// Whether `source` is on the proved budget at `now` (for tests and status).
     public func isProven(_ source: IPAddress, now: UInt64) -> Bool {
         let (family, key) = Self.key(of: source)
         let start = slot(family: family, key: key)

@@ -2,7 +2,8 @@ import JSON
 /// Time-driven work: timeouts, ICE_CONFIG issuance and pushes, return windows, shutdown.
 extension SignalingRouter {
     /// When `tick` next has work (monotonic ms): the earliest offer or idle timeout, ICE_CONFIG
-    /// push and return-window end; nil when there is none. O(sessions + windows).
+    /// push (at most a minute ahead: it follows the wall clock) and return-window end; nil when
+    /// there is none. O(sessions + windows).
     public func nextDeadlineMs(clock: SignalingClock) -> UInt64? {
         let now = clock.monotonicMs
         var next: UInt64?
@@ -14,7 +15,8 @@ extension SignalingRouter {
             for id in [session.key.low, session.key.high] {
                 guard let expiry = clients[id]?.iceExpiryUnix else { continue }
                 let due = expiry > lead ? expiry - lead : 0
-                consider(now + (due > clock.unixSeconds ? (due - clock.unixSeconds) * 1_000 : 0))
+                // Wall-clock deadline: looked at again within a minute in case the clock steps.
+                consider(now + Swift.min(due > clock.unixSeconds ? (due - clock.unixSeconds) * 1_000 : 0, 60_000))
             }
         }
         for window in returnWindows.values { consider(window.deadlineMs) }

@@ -23,7 +23,8 @@ public struct TurnCore {
         self.limits = limits
         allocations = AllocationTable(limits: limits, prefault: prefault)
         challenges = SourceRateLimiter(capacity: limits.challengeTableSize, ratePerSecond: limits.challengeRate,
-                                       burst: limits.challengeBurst)
+                                       burst: limits.challengeBurst, provenRatePerSecond: limits.provenChallengeRate,
+                                       provenBurst: limits.provenChallengeBurst)
     }
 }
 

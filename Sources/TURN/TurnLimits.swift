@@ -23,10 +23,15 @@ public struct TurnLimits: Sendable, Equatable {
     /// become a reflector for spoofed sources. 0 disables.
     public var challengeRate: UInt32 = 20
     public var challengeBurst: UInt32 = 40
-    /// How long a source that came back with a valid nonce (so it receives at its address) is
-    /// exempt from the challenge budget, seconds; each valid nonce renews it. A site behind one
+    /// How long a source that came back with a valid nonce (so it receives at its address) draws
+    /// on the larger proved budget below, seconds; each valid nonce renews it. A site behind one
     /// NAT setting up many calls at once must not be throttled.
     public var provenSourceSeconds: UInt32 = 600
+    /// The challenge budget of a proved source: large enough for a site setting up a thousand
+    /// allocations in a second, still finite, because anyone can forge a proved address and
+    /// aim 401s at it (2,000 × 72 B at most at once, then 72 kB/s).
+    public var provenChallengeRate: UInt32 = 1_000
+    public var provenChallengeBurst: UInt32 = 2_000
     /// Sources the challenge limiter tracks (fixed table, stalest evicted).
     public var challengeTableSize = 4096
     /// Allocations the table holds (board profile); beyond it Allocate gets 508.

@@ -38,21 +38,24 @@ extension GatewayDaemon {
 
     /// Arms the retirement timer for the next REST secret's `retiresAt` (wall clock, so looked at
     /// again at least every minute in case the clock steps), or cancels it when none is pending.
-    func armSecretRetirement() {
+    /// After a failed retirement (the store could not be written) it waits `retryAfter` seconds.
+    func armSecretRetirement(retryAfter: Int64 = 0) {
         guard let loop = mainLoop else { return }
         if let retirementTimer { loop.timers.cancel(retirementTimer) }
         retirementTimer = nil
         guard let next = store?.state.restSecrets.compactMap(\.retiresAt).min() else { return }
-        let seconds = min(max(next - Int64(time(nil)), 0), 60)
+        let seconds = min(max(next - Int64(time(nil)), retryAfter, 0), 60)
         retirementTimer = loop.timers.schedule(at: MonotonicClock.now() + UInt64(seconds) * 1_000_000_000 + 100_000_000,
                                                handler: self, context: MainTimer.secretRetirement.rawValue)
     }
 
-    /// Drops REST secrets whose overlap has ended (at the retirement timer).
-    func pruneRetiredSecrets() {
-        guard let store else { return }
+    /// Drops REST secrets whose overlap has ended (at the retirement timer); false when the store
+    /// could not be written.
+    @discardableResult
+    func pruneRetiredSecrets() -> Bool {
+        guard let store else { return true }
         let now = Int64(time(nil))
-        guard store.state.restSecrets.contains(where: { ($0.retiresAt ?? Int64.max) <= now }) else { return }
+        guard store.state.restSecrets.contains(where: { ($0.retiresAt ?? Int64.max) <= now }) else { return true }
         do {
             let before = store.state
             let retired = try store.update { state throws(ProvisioningError) in state.pruneRetired(now: now) }
@@ -61,8 +64,10 @@ extension GatewayDaemon {
                 "ids": "\(retired.map(\.id).joined(separator: ","))",
             ])
             applyProvisioning()
+            return true
         } catch {
-            logger.error("could not retire TURN REST secrets: \(error)")
+            logger.error("could not retire TURN REST secrets (retrying in 30 s): \(error)")
+            return false
         }
     }
 }

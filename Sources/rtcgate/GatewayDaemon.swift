@@ -25,6 +25,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     private(set) var handles: [MediaWorkerHandle] = []
     /// The timer that retires the next REST secret (nil when none is pending).
     var retirementTimer: TimerID?
+    /// The counter-summary timer (none while `stats-interval` is 0).
+    var summaryTimer: TimerID?
     private var threads: [WorkerThread] = []
     private(set) var mainLoop: EventLoop?
     private(set) var signaling: SignalingService?
@@ -236,7 +238,9 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         for handle in handles {
             handle.setRateLimit(ratePerSecond: fresh.media.responder.ratePerSecond, burst: fresh.media.responder.burst)
         }
+        let summaryInterval = configuration.statsIntervalSeconds
         var restartFor = configuration.applyLive(from: fresh)
+        if configuration.statsIntervalSeconds != summaryInterval, let mainLoop { scheduleSummary(loop: mainLoop) }
         if !turnRunning && fresh.turnEnabled { restartFor.append("TURN (not running since start-up)") }
         applyProvisioning()
         synchronizeWorkers()  // the reply and the log line below mean the new limit is in force
@@ -254,12 +258,13 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                 "restartNeeded": .bool(restartNeeded), "restartFor": .array(restartFor.map(JSONValue.string))]
     }
 
+    /// (Re-)arms the counter summary for `stats-interval` from now; none while it is 0.
     private func scheduleSummary(loop: EventLoop) {
-        guard configuration.statsIntervalSeconds > 0 else {
-            loop.timers.schedule(at: MonotonicClock.now() + 5_000_000_000, handler: self)  // poll for a re-enable
-            return
-        }
-        loop.timers.schedule(at: MonotonicClock.now() + configuration.statsIntervalSeconds * 1_000_000_000, handler: self)
+        if let summaryTimer { loop.timers.cancel(summaryTimer) }
+        summaryTimer = nil
+        guard configuration.statsIntervalSeconds > 0 else { return }
+        summaryTimer = loop.timers.schedule(at: MonotonicClock.now() + configuration.statsIntervalSeconds * 1_000_000_000,
+                                            handler: self, context: MainTimer.summary.rawValue)
     }
 
     /// Timer contexts of the main loop: the counter summary, and the retirement of REST secrets
@@ -269,10 +274,10 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     func timerFired(context: UInt64, now: UInt64) {
         if context == MainTimer.secretRetirement.rawValue {
             retirementTimer = nil
-            pruneRetiredSecrets()
-            armSecretRetirement()
+            armSecretRetirement(retryAfter: pruneRetiredSecrets() ? 0 : 30)
             return
         }
+        summaryTimer = nil
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
         if let mainLoop { scheduleSummary(loop: mainLoop) }
     }

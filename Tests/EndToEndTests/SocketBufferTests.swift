@@ -40,4 +40,31 @@ final class SocketBufferTests: XCTestCase {
         XCTAssertEqual(try receiveBuffer(port: relayed.port), 2 * 65_536, "relay socket")
         _ = gateway.stopCleanly()
     }
+
+    /// An EVEN-PORT reservation holds the next port with the smallest buffers (nothing reads
+    /// it) and gives it the relay's size when a RESERVATION-TOKEN claims it.
+    func testHeldReservationIsSmallUntilClaimed() throws {
+        let port = try freePort()
+        let range = try freeRelayRange(avoiding: [port])
+        let gateway = try GatewayProcess(flags: ["--user", "alice:secret", "--realm", "example.org", "--workers", "1",
+                                                 "--min-port", "\(range.lowerBound)", "--max-port", "\(range.upperBound)"], port: port)
+        let first = try TurnTestClient(port: gateway.port)
+        let even = try first.request(.allocate) { builder in
+            try TurnTestClient.udpTransport(&builder)
+            try builder.appendTestBytes(.evenPort, [0x80])  // R: reserve the next port
+        }
+        let relayed = try XCTUnwrap(even.relayed.first, "\(even)")
+        let token = try XCTUnwrap(even.reservationToken, "EVEN-PORT with R gives a RESERVATION-TOKEN: \(even)")
+        XCTAssertEqual(relayed.port % 2, 0)
+        let held = try XCTUnwrap(try receiveBuffer(port: relayed.port + 1), "the next port is held")
+        XCTAssertLessThan(held, 16_384, "a held reservation does not take a relay's buffers")
+        let second = try TurnTestClient(port: gateway.port)
+        let claimed = try second.request(.allocate) { builder in
+            try TurnTestClient.udpTransport(&builder)
+            try builder.appendTestBytes(.reservationToken, token)
+        }
+        XCTAssertEqual(claimed.relayed.first?.port, relayed.port + 1, "\(claimed)")
+        XCTAssertEqual(try receiveBuffer(port: relayed.port + 1), 2 * 65_536, "claimed: the relay's size")
+        _ = gateway.stopCleanly()
+    }
 }

@@ -20,6 +20,7 @@ struct TurnAnswer: CustomStringConvertible {
     var size = 0
     var reason = ""
     var hasFingerprint = false
+    var reservationToken: [UInt8]?
 
     var isSuccess: Bool { type.messageClass == .successResponse }
     var nonceText: String { nonce.map { String(decoding: $0, as: UTF8.self) } ?? "" }
@@ -39,6 +40,7 @@ struct TurnAnswer: CustomStringConvertible {
             let view = try StunMessageView(raw)
             answer.reason = view.errorCode.map { String(decoding: $0.reason, as: UTF8.self) } ?? ""
             answer.hasFingerprint = view.contains(.fingerprint)
+            answer.reservationToken = view.attribute(.reservationToken).map(Array.init)
         }
         answer.size = bytes.count
         self = answer
@@ -65,7 +67,7 @@ struct TurnAnswer: CustomStringConvertible {
     }
 }
 
-private extension StunMessageBuilder {
+extension StunMessageBuilder {
     mutating func appendTestBytes(_ type: AttributeType, _ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try append(type, bytes: $0) }
     }

@@ -86,20 +86,23 @@ final class RateLimitTests: XCTestCase {
         XCTAssertEqual(try answered(&responder, from: sourceV4, at: second, count: 1), 1)
     }
 
-    func testProvedSourceIsExemptForAWhileAndEvictedLast() {
-        var limiter = SourceRateLimiter(capacity: 8, ratePerSecond: 1, burst: 1)
+    func testProvedSourceHasALargerFiniteBudgetForAWhileAndIsEvictedLast() {
+        var limiter = SourceRateLimiter(capacity: 8, ratePerSecond: 1, burst: 1, provenRatePerSecond: 2, provenBurst: 100)
         let site = IPAddress.v4(0xC000_0201), stranger = IPAddress.v4(0xC000_0202)
         XCTAssertTrue(limiter.allow(site, now: 0))
         XCTAssertFalse(limiter.allow(site, now: 1), "its burst is spent")
         limiter.prove(site, now: 2, for: 1_000)
         XCTAssertTrue(limiter.isProven(site, now: 500))
-        XCTAssertEqual((0..<100).filter { limiter.allow(site, now: 3 + UInt64($0)) }.count, 100, "exempt while proved")
+        XCTAssertEqual((0..<150).filter { limiter.allow(site, now: 3 + UInt64($0)) }.count, 100,
+                       "the proved burst, and no more: a spoofer can forge a proved address")
+        limiter.prove(site, now: 200, for: 1_000)
+        XCTAssertFalse(limiter.allow(site, now: 201), "renewing a proof does not refill the bucket")
         XCTAssertFalse(limiter.allow(stranger, now: 10) && limiter.allow(stranger, now: 11), "another source keeps its budget")
-        XCTAssertFalse(limiter.isProven(site, now: 1_002))
-        XCTAssertFalse(limiter.allow(site, now: 1_003) && limiter.allow(site, now: 1_004), "limited again once the proof lapses")
+        XCTAssertFalse(limiter.isProven(site, now: 1_202))
+        XCTAssertFalse(limiter.allow(site, now: 1_203) && limiter.allow(site, now: 1_204), "limited again once the proof lapses")
 
         // A flood of new sources through a full table evicts unproved entries, never the proved one.
-        var table = SourceRateLimiter(capacity: 8, ratePerSecond: 1, burst: 1)
+        var table = SourceRateLimiter(capacity: 8, ratePerSecond: 1, burst: 1, provenRatePerSecond: 10, provenBurst: 10)
         table.prove(site, now: 0, for: 1_000_000)
         for index in 0..<1_000 { _ = table.allow(.v4(0x0A00_0000 + UInt32(index)), now: UInt64(index + 1)) }
         XCTAssertTrue(table.isProven(site, now: 2_000), "the proved source survived 1,000 strangers")

@@ -233,11 +233,13 @@ final class TurnChallengeLimitTests: XCTestCase {
     }
 
     /// A source that came back with a nonce receives at its address: its later unauthenticated
-    /// requests (new clients behind the same NAT) are answered beyond the budget, for a while.
-    func testSourceThatReturnedANonceIsNotThrottled() {
+    /// requests (new clients behind the same NAT) draw on a larger, still finite budget, for a while.
+    func testSourceThatReturnedANonceGetsTheProvedBudget() {
         var limits = TurnLimits()
         limits.challengeRate = 1
         limits.challengeBurst = 3
+        limits.provenChallengeRate = 1
+        limits.provenChallengeBurst = 50
         limits.provenSourceSeconds = 10
         var harness = TurnHarness(limits: limits)
         let challenges = (0..<5).filter { _ in errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 }
@@ -247,9 +249,9 @@ final class TurnChallengeLimitTests: XCTestCase {
             try udpTransport(&builder)
             try builder.append(.nonce, utf8: "nonce-1")
         })), 401)
-        let later = (0..<50).filter { _ in errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 }
-        XCTAssertEqual(later.count, 50, "a proved source is not throttled")
-        XCTAssertEqual(harness.core.counters[drop: .challengeRateLimited], 2)
+        let later = (0..<80).filter { _ in errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport))) == 401 }
+        XCTAssertEqual(later.count, 50, "a proved source gets the proved burst, and no more")
+        XCTAssertEqual(harness.core.counters[drop: .challengeRateLimited], 2 + 30)
         let lapsed = (0..<5).filter { _ in
             errorCode(harness.send(turnRequest(.allocate, username: nil, udpTransport), at: 11 * second)) == 401
         }
