@@ -26,7 +26,8 @@ let package = Package(
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
-        .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "CSystem"]),
+        .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),
+        .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "TLS", "CSystem"]),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"]),
@@ -36,7 +37,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "MediaPlane", "STUN", "TURN", "Reactor", "MQTT", "Signaling", "Control", "JSON", "BrokerAdmin",
+                "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Control", "JSON", "BrokerAdmin",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -44,13 +45,13 @@ let package = Package(
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "Control", "JSON", "BrokerAdmin",
+                "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "TLS", "Control", "JSON", "BrokerAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "rtcgate-bench",
-            dependencies: ["CSystem", "CBenchShim", "STUN", "MQTT", "Reactor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CSystem", "CBenchShim", "COpenSSL", "STUN", "MQTT", "Reactor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),

@@ -15,6 +15,10 @@ extension GatewayConfiguration {
         check("allowed-peer-ip/denied-peer-ip", old.turn.allowedPeers != new.turn.allowedPeers || old.turn.deniedPeers != new.turn.deniedPeers)
         check("max-allocations", old.turn.limits.maxAllocations != new.turn.limits.maxAllocations)
         check("nonce-security-features", old.turn.securityFeatures != new.turn.securityFeatures)
+        let t = old.tls, u = new.tls
+        check("tls-listening-port/alt-tls-listening-port/no-tls/tls-*", t.enabled != u.enabled || t.ports != u.ports
+              || t.maxConnections != u.maxConnections || t.handshakesPerSecond != u.handshakesPerSecond
+              || t.handshakesPerSourcePerSecond != u.handshakesPerSourcePerSecond || t.handshakeTimeoutSeconds != u.handshakeTimeoutSeconds)
         let a = old.signaling, b = new.signaling
         check("mqtt-*", a.mqttHost != b.mqttHost || a.mqttPort != b.mqttPort || a.mqttUser != b.mqttUser
               || a.mqttPassword != b.mqttPassword || a.mqttPasswordFile != b.mqttPasswordFile || a.mqttProtocol != b.mqttProtocol
@@ -44,6 +48,9 @@ extension GatewayConfiguration {
         turn.staticAuthSecrets = fresh.turn.staticAuthSecrets
         turn.useAuthSecret = fresh.turn.useAuthSecret
         signaling.clients = fresh.signaling.clients
+        tls.certificatePath = fresh.tls.certificatePath
+        tls.keyPath = fresh.tls.keyPath
+        tls.cipherList = fresh.tls.cipherList
         return restartFor
     }
 }

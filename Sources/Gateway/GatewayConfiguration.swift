@@ -22,6 +22,8 @@ package struct GatewayConfiguration {
     /// The TURN relay's settings as configured (coturn's names); TURN runs when a user or a
     /// REST secret is configured.
     package var turn = TurnOptions()
+    /// TURN over TLS.
+    package var tls = TLSOptions()
     /// The signaling plane (MQTT); runs when `mqtt-host` is set.
     package var signaling = SignalingOptions()
     /// The management plane (control socket, provisioning store, metrics).
@@ -63,7 +65,7 @@ package struct GatewayConfiguration {
     /// The signaling plane's settings, pointing ICE_CONFIG at this gateway's STUN/TURN.
     package func signalingSettings(media: MediaWorkerConfig, provisioned: ProvisionedCredentials = ProvisionedCredentials())
         throws(ConfigError) -> SignalingSettings {
-        try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, turn: turn,
+        try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, tlsPorts: media.tls?.ports ?? [], turn: turn,
                                turnRelay: media.turn != nil, provisioned: provisioned)
     }
 
@@ -80,6 +82,7 @@ package struct GatewayConfiguration {
         config.workerCount = resolvedWorkers
         config.turn = try turn.settings(realm: realm, listenAddresses: config.listenAddresses, always: management.turnAlways,
                                         provisioned: provisioned)
+        config.tls = config.turn == nil ? nil : try tls.settings(workers: config.workerCount)
         let problems = config.problems()
         if let first = problems.first { throw ConfigError(origin: "configuration", message: problems.count == 1 ? first : problems.joined(separator: "; ")) }
         return config

@@ -26,8 +26,11 @@ package protocol ManagedGateway: AnyObject {
     /// `config.show`: the effective settings, secrets redacted.
     func configurationReport() -> JSONValue
     func setLogLevel(_ level: Logger.Level)
-    /// Re-reads the configuration and applies what can change live; nil when it is invalid.
+    /// Re-reads the configuration and applies what can change live; nil when it is invalid
+    /// (`lastReloadError` says why).
     func reload() -> JSONValue?
+    /// Why the last reload was refused.
+    var lastReloadError: String? { get }
     /// GO_AWAY to signaling clients, no new sessions or allocations.
     func drain(graceSeconds: Int) -> JSONValue
     /// Every TURN allocation of every worker.

@@ -53,7 +53,9 @@ package final class ManagementService: ControlCommandHandler {
             return ["level": .string(level.rawValue)]
         case "reload":
             try request.requireOnlyArgs([])
-            guard let outcome = gateway.reload() else { throw ControlFailure(.badRequest, "reload refused: the configuration is invalid (see the log)") }
+            guard let outcome = gateway.reload() else {
+                throw ControlFailure(.badRequest, "reload refused, the running configuration stays: \(gateway.lastReloadError ?? "see the log")")
+            }
             return outcome
         case "drain":
             try request.requireOnlyArgs(["graceSec"])

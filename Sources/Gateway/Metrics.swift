@@ -66,8 +66,18 @@ package struct MetricsCollector {
         counter("tcp_connections_accepted_total", "TCP connections accepted.", total.tcpAccepted)
         counter("tcp_connections_refused_total", "TCP connections refused because the table was full.", total.tcpRefusedFull)
         gauge("tcp_connections_open", "TCP connections open.", total.tcpOpen)
-        for reason in StreamCloseReason.allCases {
+        for reason in StreamCloseReason.plainReasons {
             counter("tcp_connections_closed_total", "TCP connections closed, by reason.", total.tcpClosed[reason.rawValue], [("reason", reason.label)])
+        }
+        let tls = total.tls
+        counter("tls_connections_accepted_total", "TURN-over-TLS connections accepted (handshakes started).", tls.accepted)
+        counter("tls_handshakes_total", "TLS handshakes completed.", tls.handshakes)
+        counter("tls_connections_refused_total", "TLS connections refused at accept, by reason.", tls.refusedFull, [("reason", "table_full")])
+        counter("tls_connections_refused_total", "TLS connections refused at accept, by reason.", tls.refusedRate, [("reason", "handshake_rate")])
+        counter("tls_connections_refused_total", "TLS connections refused at accept, by reason.", tls.refusedUnavailable, [("reason", "unavailable")])
+        gauge("tls_connections_open", "TLS connections open.", tls.open)
+        for reason in StreamCloseReason.allCases {
+            counter("tls_connections_closed_total", "TLS connections closed, by reason.", tls.closed[reason.rawValue], [("reason", reason.label)])
         }
         let turn = total.turn
         gauge("turn_allocations", "TURN allocations live.", total.turnAllocations)

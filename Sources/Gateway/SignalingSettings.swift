@@ -23,7 +23,7 @@ extension SignalingOptions {
     /// which REST secrets, so ICE_CONFIG points at this gateway's own relay.
     /// `turnRelay`: the media workers run TURN, so ICE_CONFIG lists its URLs (with credentials
     /// whenever a REST secret is in force).
-    package func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, turn: TurnOptions, turnRelay: Bool,
+    package func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, tlsPorts: [UInt16] = [], turn: TurnOptions, turnRelay: Bool,
                   provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> SignalingSettings {
         var router = SignalingConfig()
         router.topicPrefix = topicPrefix
@@ -54,6 +54,8 @@ extension SignalingOptions {
         if turnRelay {
             if udp { turnURLs.append("turn:\(host):\(port)?transport=udp") }
             if tcp { turnURLs.append("turn:\(host):\(port)?transport=tcp") }
+            // TURN over TLS last: the way out of networks that pass only TLS (often on 443).
+            for tlsPort in tlsPorts { turnURLs.append("turns:\(host):\(tlsPort)?transport=tcp") }
         }
         let iceServers = IceServerURLs(stun: udp ? ["stun:\(host):\(port)"] : [], turn: turnURLs)
         let minter = RestCredentialMinter(secrets: secrets)

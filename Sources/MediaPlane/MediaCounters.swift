@@ -51,6 +51,8 @@ public struct MediaCounters: Sendable, Equatable {
     public var tcpClosed = [UInt64](repeating: 0, count: StreamCloseReason.allCases.count)
     /// Stream connections open at the last snapshot.
     public var tcpOpen: UInt64 = 0
+    /// TURN over TLS connections.
+    public var tls = TLSCounters()
 
     public init() {}
 
@@ -78,6 +80,7 @@ public struct MediaCounters: Sendable, Equatable {
         tcpRefusedFull &+= other.tcpRefusedFull
         for i in tcpClosed.indices { tcpClosed[i] &+= other.tcpClosed[i] }
         tcpOpen &+= other.tcpOpen
+        tls.add(other.tls)
     }
 }
 
@@ -87,5 +90,45 @@ extension MediaCounters {
         udpSegmentedRuns &+= batch.segmentedRuns
         udpSegmentedDatagrams &+= batch.segmentedDatagrams
         udpSegmentationFallbacks &+= batch.segmentationFallbacks
+    }
+}
+
+/// The TLS listeners' counters: connections, refusals and handshakes.
+public struct TLSCounters: Sendable, Equatable {
+    /// Connections accepted into a free record (a handshake started).
+    public var accepted: UInt64 = 0
+    /// Refused: every record in use.
+    public var refusedFull: UInt64 = 0
+    /// Refused at accept: a per-source or total handshake budget was spent.
+    public var refusedRate: UInt64 = 0
+    /// Refused: no session could be made (no certificate, no memory).
+    public var refusedUnavailable: UInt64 = 0
+    /// Handshakes completed.
+    public var handshakes: UInt64 = 0
+    /// Connections closed, by `StreamCloseReason` (handshake failures and timeouts included).
+    public var closed = [UInt64](repeating: 0, count: StreamCloseReason.allCases.count)
+    /// Open at the last snapshot.
+    public var open: UInt64 = 0
+
+    public init() {}
+
+    mutating func add(_ listener: StreamListener) {
+        accepted &+= listener.counters.accepted
+        refusedFull &+= listener.counters.refusedFull
+        refusedRate &+= listener.counters.refusedRate
+        refusedUnavailable &+= listener.counters.refusedUnavailable
+        handshakes &+= listener.counters.handshakes
+        for i in closed.indices { closed[i] &+= listener.counters.closed[i] }
+        open &+= UInt64(listener.openConnections)
+    }
+
+    mutating func add(_ other: TLSCounters) {
+        accepted &+= other.accepted
+        refusedFull &+= other.refusedFull
+        refusedRate &+= other.refusedRate
+        refusedUnavailable &+= other.refusedUnavailable
+        handshakes &+= other.handshakes
+        for i in closed.indices { closed[i] &+= other.closed[i] }
+        open &+= other.open
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import Reactor
 import STUN
 import Synchronization
+import TLS
 import TURN
 
 /// What other threads may touch of a worker: its published counters, live settings and waker.
@@ -41,8 +42,10 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     public let loop: EventLoop
     /// The UDP addresses actually bound (with kernel-chosen ports resolved).
     public private(set) var boundAddresses: [SocketAddress] = []
-    /// The TCP listening addresses actually bound.
+    /// The TCP and TLS listening addresses actually bound (TLS ones from `tlsListenerStart`).
     public private(set) var streamAddresses: [SocketAddress] = []
+    /// Index of the first TLS listener in `listeners`/`streamAddresses`.
+    public private(set) var tlsListenerStart = 0
     /// The kernel's receive and send buffer sizes of the listening UDP sockets, and whether a
     /// requested size was capped by the system maximum (nil without UDP).
     public var socketBuffers: (receiveBytes: Int, sendBytes: Int, capped: Bool)? {
@@ -65,6 +68,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     let tcpResponse: UnsafeMutableRawBufferPointer
     /// The TURN relay, when configured.
     var turn: TurnRuntime?
+    /// Sessions and handshake budgets of the TLS listeners.
+    var tlsSessions: TLSSessionFactory?
 
     /// Binds every socket and reserves all memory; throws when a socket cannot be bound.
     public init(id: Int, config: MediaWorkerConfig) throws(SystemError) {
@@ -105,6 +110,26 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                 streamAddresses.append(listener.localAddress)
             }
         }
+        tlsListenerStart = listeners.count
+        if let tls = config.tls {
+            let factory = TLSSessionFactory(store: tls.store, totalPerSecond: tls.handshakesPerSecond,
+                                            perSourcePerSecond: tls.handshakesPerSourcePerSecond,
+                                            perSourceBurst: tls.handshakesPerSourceBurst)
+            tlsSessions = factory
+            for address in config.listenAddresses {
+                for port in tls.ports {
+                    let listener = try StreamListener(
+                        bindTo: address.withPort(port), loop: loop, maxConnections: tls.maxConnections,
+                        receiveBytes: config.tcpBufferBytes, sendBytes: config.tcpBufferBytes,
+                        idleTimeoutSeconds: config.tcpIdleTimeoutSeconds, reusePort: true,
+                        sessions: factory, handshakeTimeoutMillis: tls.handshakeTimeoutMillis,
+                        framer: { StunStreamFramer().decide($0) })
+                    listener.delegate = self
+                    listeners.append(listener)
+                    streamAddresses.append(listener.localAddress)
+                }
+            }
+        }
         if let settings = config.turn {
             turn = try TurnRuntime(settings: settings, worker: id, workers: config.workerCount, pool: pool, batch: config.udpBatch,
                                    socketBufferBytes: config.relaySocketBufferBytes, segmentation: config.udpSegmentation, prefault: config.poolPrefault, loop: loop,
@@ -136,12 +161,13 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
             snapshot.turnRelayExhaustions = turn.relays.exhaustions
             snapshot.turnRelaySendFailures = turn.relaySendFailures
         }
-        for listener in listeners {
+        for listener in listeners[..<tlsListenerStart] {
             snapshot.tcpAccepted &+= listener.counters.accepted
             snapshot.tcpRefusedFull &+= listener.counters.refusedFull
             for i in snapshot.tcpClosed.indices { snapshot.tcpClosed[i] &+= listener.counters.closed[i] }
             snapshot.tcpOpen &+= UInt64(listener.openConnections)
         }
+        for listener in listeners[tlsListenerStart...] { snapshot.tls.add(listener) }
         return snapshot
     }
 

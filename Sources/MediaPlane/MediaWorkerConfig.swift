@@ -38,9 +38,14 @@ public struct MediaWorkerConfig: Sendable {
     public var tcpBufferBytes = 4096
     /// Seconds of silence after which a TCP connection is closed.
     public var tcpIdleTimeoutSeconds: UInt64 = 300
+    /// TURN over TLS (nil: off).
+    public var tls: TLSSettings?
+    /// TLS listeners per worker (every listening address × every TLS port).
+    public var tlsListenerCount: Int { tls.map { listenAddresses.count * $0.ports.count } ?? 0 }
     /// Registrations the worker's event loop can hold.
     public var maxRegistrations: Int {
         listenAddresses.count * (1 + (tcp ? 1 + tcpMaxConnections : 0)) + 8 + (turn.map { 2 * $0.limits.maxAllocations } ?? 0)
+            + tlsListenerCount * (1 + (tls?.maxConnections ?? 0))
     }
     /// The TURN relay (nil: STUN only).
     public var turn: TurnSettings?
@@ -89,6 +94,13 @@ public struct MediaWorkerConfig: Sendable {
             parts.append(("TCP connections (\(listenAddresses.count) × \(tcpMaxConnections) × 2 × \(tcpBufferBytes) B)",
                           listenAddresses.count * tcpMaxConnections * (2 * tcpBufferBytes + 200)))
         }
+        if let tls {
+            let connections = tlsListenerCount * tls.maxConnections
+            parts.append(("TLS connections (\(tlsListenerCount) listeners × \(tls.maxConnections) × (2 × \(tcpBufferBytes) B + "
+                          + "\(TLSSettings.sessionBytes / 1024) KiB OpenSSL))",
+                          connections * (2 * tcpBufferBytes + 200 + TLSSettings.sessionBytes)
+                          + TLSSessionFactory.reservedBytes()))
+        }
         return parts
     }
 
@@ -100,7 +112,8 @@ public struct MediaWorkerConfig: Sendable {
         if poolSlotSize - poolHeadroom < 1500 { found.append("pool-slot-size minus headroom must hold a 1500-byte datagram") }
         if udpBatch < 1 || udpBatch > 1024 { found.append("udp-batch must be 1…1024") }
         if udp && poolSlots < 2 * udpBatch { found.append("pool-slots must be at least twice udp-batch (\(2 * udpBatch))") }
-        if tcp && tcpBufferBytes < 548 { found.append("tcp-buffer-bytes must be at least 548") }
+        if (tcp || tls != nil) && tcpBufferBytes < 548 { found.append("tcp-buffer-bytes must be at least 548") }
+        if let tls, tls.store.context == nil { found.append("TLS is on but no certificate is loaded") }
         if responder.rateTableCapacity < 16 { found.append("stun-rate-table-size must be at least 16") }
         return found
     }

@@ -175,7 +175,7 @@ extension TurnRuntime {
             let allocation = core.allocations[id]
             return AllocationInfo(
                 worker: worker, client: allocation.fiveTuple.client,
-                transport: allocation.fiveTuple.transport == .tcp ? "tcp" : "udp",
+                transport: allocation.fiveTuple.transport == .udp ? "udp" : attachments.liveOwner(of: id)?.session != nil ? "tls" : "tcp",
                 relayed: allocation.relayed, additionalRelayed: allocation.additionalRelayed,
                 user: attachments[id]?.userName ?? "",
                 ageSeconds: (now &- allocation.created) / 1_000_000_000,

@@ -94,6 +94,19 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The same address with another port (Unix addresses unchanged).
+    public func withPort(_ port: UInt16) -> SocketAddress {
+        var copy = self
+        withUnsafeMutableBytes(of: &copy.storage) { raw in
+            switch family {
+            case AF_INET: raw.storeBytes(of: port.bigEndian, toByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_port)!, as: UInt16.self)
+            case AF_INET6: raw.storeBytes(of: port.bigEndian, toByteOffset: MemoryLayout<sockaddr_in6>.offset(of: \.sin6_port)!, as: UInt16.self)
+            default: break
+            }
+        }
+        return copy
+    }
+
     /// Reads the address as `sockaddr_in`; only valid when `family == AF_INET`.
     public func withIPv4<R>(_ body: (sockaddr_in) -> R) -> R {
         withUnsafeBytes(of: storage) { body($0.loadUnaligned(as: sockaddr_in.self)) }

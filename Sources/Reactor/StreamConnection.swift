@@ -4,6 +4,9 @@ import Glibc
 /// Why a stream connection was closed.
 public enum StreamCloseReason: Int, CaseIterable, Sendable {
     case peerClosed, readError, writeError, invalidFrame, frameTooLarge, slowConsumer, idle, local
+    /// TLS: the handshake failed (plaintext, garbage, no shared cipher, untrusted), did not
+    /// finish in time, or the peer tried to renegotiate.
+    case handshakeFailed, handshakeTimeout, renegotiation
     /// A snake_case label for logs and metrics.
     public var label: String {
         switch self {
@@ -15,8 +18,15 @@ public enum StreamCloseReason: Int, CaseIterable, Sendable {
         case .slowConsumer: "slow_consumer"
         case .idle: "idle"
         case .local: "local"
+        case .handshakeFailed: "handshake_failed"
+        case .handshakeTimeout: "handshake_timeout"
+        case .renegotiation: "renegotiation"
         }
     }
+
+    /// The reasons a connection without TLS can close for.
+    public static let plainReasons: [StreamCloseReason] = [.peerClosed, .readError, .writeError, .invalidFrame, .frameTooLarge,
+                                                            .slowConsumer, .idle, .local]
 }
 
 /// Receives the frames of stream connections and hears when they close.
@@ -27,8 +37,9 @@ public protocol StreamConnectionDelegate: AnyObject {
     func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason)
 }
 
-/// One accepted stream (TCP or Unix) with fixed receive and send buffers reserved at start-up.
-/// Records are reused: `generation` changes every time the record carries a new connection.
+/// One accepted stream (TCP, TLS over TCP, or Unix) with fixed receive and send buffers reserved
+/// at start-up. Records are reused: `generation` changes every time the record carries a new
+/// connection. With a `StreamSession` (TLS) the record moves plaintext through it.
 public final class StreamConnection: EventHandler {
     /// Index of this record in its listener's table.
     public let index: Int
@@ -40,6 +51,14 @@ public final class StreamConnection: EventHandler {
     public private(set) var fd: Int32 = -1
     /// Monotonic time of the last byte received.
     public private(set) var lastActivity: UInt64 = 0
+    /// Monotonic time the connection was accepted.
+    public private(set) var openedAt: UInt64 = 0
+    /// The security layer (TLS), if any.
+    public private(set) var session: StreamSession?
+    /// Whether the session's handshake is complete (always true without a session).
+    public private(set) var handshakeComplete = true
+    /// The session needs the socket writable to make progress (handshake or record write).
+    private var sessionWantsWrite = false
 
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     private var received = 0
@@ -68,9 +87,13 @@ public final class StreamConnection: EventHandler {
     /// Whether the record currently carries a connection.
     public var isOpen: Bool { fd >= 0 }
 
-    func open(fd: Int32, peer: SocketAddress, loop: EventLoop, now: UInt64) throws(SystemError) {
+    func open(fd: Int32, peer: SocketAddress, loop: EventLoop, now: UInt64, session: StreamSession? = nil) throws(SystemError) {
         self.fd = fd
         self.peer = peer
+        self.session = session
+        handshakeComplete = session == nil
+        sessionWantsWrite = false
+        openedAt = now
         generation &+= 1
         received = 0
         pendingStart = 0
@@ -82,36 +105,93 @@ public final class StreamConnection: EventHandler {
 
     public func handleEvents(_ events: UInt32, loop: EventLoop) {
         guard fd >= 0 else { return }
+        if !handshakeComplete {
+            advanceHandshake(loop: loop)
+            guard fd >= 0, handshakeComplete else { return }
+            readAvailable(loop: loop)  // the client's first records may already be in
+            return
+        }
         if events & EPOLLOUT.rawValue != 0 { flush(loop: loop) }
         guard fd >= 0 else { return }
-        if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 {
+        if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 || sessionWantsWrite {
             readAvailable(loop: loop)
         }
     }
 
+    private func advanceHandshake(loop: EventLoop) {
+        guard let session else { return }
+        switch session.handshake() {
+        case .done:
+            handshakeComplete = true
+            lastActivity = MonotonicClock.now()
+            owner?.delegateHandshakeComplete(self)
+            sessionWantsWrite = false
+            updateInterest(loop: loop)
+        case .wantRead:
+            sessionWantsWrite = false
+            updateInterest(loop: loop)
+        case .wantWrite:
+            sessionWantsWrite = true
+            updateInterest(loop: loop)
+        case .closed, .failed:
+            close(reason: .handshakeFailed, loop: loop)
+        }
+    }
+
+    /// Reads up to `space` bytes of plaintext: from the socket, or through the session.
+    private func readSome(_ destination: UnsafeMutableRawPointer, _ space: Int, loop: EventLoop) -> ReadOutcome {
+        guard let session else {
+            let n = read(fd, destination, space)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .closed(.peerClosed) }
+            if errno == EINTR { return .retry }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .drained }
+            return .closed(.readError)
+        }
+        let result = session.read(into: UnsafeMutableRawBufferPointer(start: destination, count: space))
+        if session.renegotiationAttempted { return .closed(.renegotiation) }
+        switch result {
+        case .done(let n): return .bytes(n)
+        case .wantRead:
+            if sessionWantsWrite, pendingStart == pendingEnd {
+                sessionWantsWrite = false
+                updateInterest(loop: loop)
+            }
+            return .drained
+        case .wantWrite:
+            sessionWantsWrite = true
+            updateInterest(loop: loop)
+            return .drained
+        case .closed: return .closed(.peerClosed)
+        case .failed: return .closed(.readError)
+        }
+    }
+
+    private enum ReadOutcome { case bytes(Int), drained, retry, closed(StreamCloseReason) }
+
     private func readAvailable(loop: EventLoop) {
-        // Bounded: at most 16 reads per readiness event, so one busy peer cannot starve others.
-        for _ in 0..<16 {
-            guard fd >= 0 else { return }
+        // Bounded: at most 16 reads per readiness event, so one busy peer cannot starve others;
+        // but never leave plaintext inside a session, where epoll cannot see it.
+        var reads = 0
+        while fd >= 0, reads < 16 || session?.hasBufferedPlaintext == true {
+            reads += 1
+            if reads > 64 { return }
             let space = receiveBuffer.count - received
             if space == 0 {
                 close(reason: .frameTooLarge, loop: loop)
                 return
             }
-            let n = read(fd, receiveBuffer.baseAddress! + received, space)
-            if n == 0 {
-                close(reason: .peerClosed, loop: loop)
+            switch readSome(receiveBuffer.baseAddress! + received, space, loop: loop) {
+            case .bytes(let n):
+                received += n
+                lastActivity = MonotonicClock.now()
+                deliverFrames(loop: loop)
+            case .retry: continue
+            case .drained: return
+            case .closed(let reason):
+                close(reason: reason, loop: loop)
                 return
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                close(reason: .readError, loop: loop)
-                return
-            }
-            received += n
-            lastActivity = MonotonicClock.now()
-            deliverFrames(loop: loop)
         }
     }
 
@@ -145,14 +225,14 @@ public final class StreamConnection: EventHandler {
     public func send(_ bytes: UnsafeRawBufferPointer, loop: EventLoop) -> Bool {
         guard fd >= 0 else { return false }
         var offset = 0
-        if pendingStart == pendingEnd {
+        if pendingStart == pendingEnd && handshakeComplete {
             while offset < bytes.count {
-                let n = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-                if n > 0 { offset += n; continue }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-                close(reason: .writeError, loop: loop)
-                return false
+                guard let n = writeSome(bytes.baseAddress! + offset, bytes.count - offset) else {
+                    close(reason: .writeError, loop: loop)
+                    return false
+                }
+                if n == 0 { break }
+                offset += n
             }
             if offset == bytes.count { return true }
             pendingStart = 0
@@ -170,25 +250,45 @@ public final class StreamConnection: EventHandler {
         }
         (sendBuffer.baseAddress! + pendingEnd).copyMemory(from: bytes.baseAddress! + offset, byteCount: rest)
         pendingEnd += rest
-        setWriteInterest(true, loop: loop)
+        updateInterest(loop: loop)
         return true
+    }
+
+    /// Writes some bytes to the socket or through the session: the count written (0 = would
+    /// block), or nil on an error.
+    private func writeSome(_ start: UnsafeRawPointer, _ count: Int) -> Int? {
+        guard let session else {
+            while true {
+                let n = Glibc.send(fd, start, count, Int32(MSG_NOSIGNAL))
+                if n >= 0 { return n }
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : nil
+            }
+        }
+        switch session.write(UnsafeRawBufferPointer(start: start, count: count)) {
+        case .done(let n): return n
+        case .wantRead, .wantWrite: return 0
+        case .closed, .failed: return nil
+        }
     }
 
     private func flush(loop: EventLoop) {
         while pendingStart < pendingEnd {
-            let n = Glibc.send(fd, sendBuffer.baseAddress! + pendingStart, pendingEnd - pendingStart, Int32(MSG_NOSIGNAL))
-            if n > 0 { pendingStart += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            close(reason: .writeError, loop: loop)
-            return
+            guard let n = writeSome(sendBuffer.baseAddress! + pendingStart, pendingEnd - pendingStart) else {
+                close(reason: .writeError, loop: loop)
+                return
+            }
+            if n == 0 { return }
+            pendingStart += n
         }
         pendingStart = 0
         pendingEnd = 0
-        setWriteInterest(false, loop: loop)
+        updateInterest(loop: loop)
     }
 
-    private func setWriteInterest(_ on: Bool, loop: EventLoop) {
+    /// Watches for writability while bytes wait or the session needs to write.
+    private func updateInterest(loop: EventLoop) {
+        let on = pendingStart < pendingEnd || sessionWantsWrite
         guard on != wantsWrite, let registration else { return }
         wantsWrite = on
         let mask = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (on ? EPOLLOUT.rawValue : 0)
@@ -200,6 +300,8 @@ public final class StreamConnection: EventHandler {
         guard fd >= 0 else { return }
         if let registration { loop.deregister(registration) }
         registration = nil
+        session?.shutdown()
+        session = nil
         Glibc.close(fd)
         fd = -1
         generation &+= 1

@@ -9,6 +9,12 @@ public struct StreamListenerCounters: Sendable, Equatable {
     public var refusedFull: UInt64 = 0
     /// Closed connections by reason (indexed by `StreamCloseReason.rawValue`).
     public var closed = [UInt64](repeating: 0, count: StreamCloseReason.allCases.count)
+    /// TLS: connections refused at accept because a handshake budget was spent.
+    public var refusedRate: UInt64 = 0
+    /// TLS: connections refused because no session could be made.
+    public var refusedUnavailable: UInt64 = 0
+    /// TLS: handshakes completed.
+    public var handshakes: UInt64 = 0
 }
 
 /// A listening TCP or Unix stream socket with a fixed table of connection records, each with
@@ -28,6 +34,9 @@ public final class StreamListener: EventHandler, TimerHandler {
     private unowned let loop: EventLoop
     private var registration: Registration?
     private let unixPath: String?
+    /// TLS: makes each connection's session (nil: plain TCP or Unix).
+    private let sessions: StreamSessionFactory?
+    private let handshakeTimeoutNanos: UInt64
 
     /// Binds and listens.
     /// - Parameters:
@@ -35,8 +44,12 @@ public final class StreamListener: EventHandler, TimerHandler {
     ///   - receiveBytes: per-connection receive buffer: the largest frame accepted.
     ///   - sendBytes: per-connection send buffer: how far a slow reader may fall behind.
     ///   - idleTimeoutSeconds: a connection silent this long is closed (0 disables).
+    ///   - sessions: makes a TLS session for each accepted connection (nil: plain).
+    ///   - handshakeTimeoutMillis: a session whose handshake is not complete this long after
+    ///     accept is closed.
     public init(bindTo address: SocketAddress, loop: EventLoop, maxConnections: Int, receiveBytes: Int, sendBytes: Int,
                 idleTimeoutSeconds: UInt64, reusePort: Bool = false, unixMode: mode_t = 0o660,
+                sessions: StreamSessionFactory? = nil, handshakeTimeoutMillis: UInt64 = 5_000,
                 framer: @escaping (UnsafeRawBufferPointer) -> FrameDecision) throws(SystemError) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket(stream)") }
@@ -60,6 +73,8 @@ public final class StreamListener: EventHandler, TimerHandler {
         self.fd = fd
         self.loop = loop
         unixPath = path
+        self.sessions = sessions
+        handshakeTimeoutNanos = handshakeTimeoutMillis * 1_000_000
         idleTimeoutNanos = idleTimeoutSeconds * 1_000_000_000
         connections = (0..<maxConnections).map {
             StreamConnection(index: $0, receiveBytes: receiveBytes, sendBytes: sendBytes, framer: framer)
@@ -74,7 +89,7 @@ public final class StreamListener: EventHandler, TimerHandler {
     private var sweepArmed = false
 
     private func armSweep(now: UInt64) {
-        guard idleTimeoutNanos > 0, !sweepArmed, registration != nil, openConnections > 0 else { return }
+        guard idleTimeoutNanos > 0 || sessions != nil, !sweepArmed, registration != nil, openConnections > 0 else { return }
         sweepArmed = loop.timers.schedule(at: now + 1_000_000_000, handler: self) != nil
     }
 
@@ -115,13 +130,30 @@ public final class StreamListener: EventHandler, TimerHandler {
                 continue
             }
             if localAddress.family != AF_UNIX { try? setSocketOption(client, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+            let now = MonotonicClock.now()
+            let peer = SocketAddress(storage: storage, length: length)
+            var session: StreamSession?
+            if let sessions {
+                switch sessions.makeSession(fd: client, peer: peer, now: now) {
+                case .session(let made): session = made
+                case .overBudget:
+                    counters.refusedRate &+= 1
+                    freeRecords.append(record)
+                    close(client)
+                    continue
+                case .unavailable:
+                    counters.refusedUnavailable &+= 1
+                    freeRecords.append(record)
+                    close(client)
+                    continue
+                }
+            }
             do throws(SystemError) {
-                let now = MonotonicClock.now()
-                try connections[record].open(fd: client, peer: SocketAddress(storage: storage, length: length),
-                                             loop: loop, now: now)
+                try connections[record].open(fd: client, peer: peer, loop: loop, now: now, session: session)
                 counters.accepted &+= 1
                 armSweep(now: now)
             } catch {
+                session?.shutdown()
                 close(client)
                 freeRecords.append(record)
             }
@@ -129,8 +161,12 @@ public final class StreamListener: EventHandler, TimerHandler {
     }
 
     public func timerFired(context: UInt64, now: UInt64) {
-        for connection in connections where connection.isOpen && now &- connection.lastActivity > idleTimeoutNanos {
-            connection.close(reason: .idle, loop: loop)
+        for connection in connections where connection.isOpen {
+            if !connection.handshakeComplete, now &- connection.openedAt > handshakeTimeoutNanos {
+                connection.close(reason: .handshakeTimeout, loop: loop)
+            } else if idleTimeoutNanos > 0, now &- connection.lastActivity > idleTimeoutNanos {
+                connection.close(reason: .idle, loop: loop)
+            }
         }
         sweepArmed = false
         armSweep(now: now)
@@ -138,6 +174,10 @@ public final class StreamListener: EventHandler, TimerHandler {
 
     func delegateReceive(_ connection: StreamConnection, _ frame: UnsafeRawBufferPointer) {
         delegate?.stream(connection, didReceive: frame)
+    }
+
+    func delegateHandshakeComplete(_ connection: StreamConnection) {
+        counters.handshakes &+= 1
     }
 
     func delegateClosed(_ connection: StreamConnection, _ reason: StreamCloseReason) {

@@ -24,6 +24,7 @@ extension GatewayDaemon {
         } else {
             planes.append(("signaling", ["enabled": false]))
         }
+        if let tls = tlsStatus() { planes.append(("tls", tls)) }
         return ["version": .string(Rtcgate.version), "pid": .number(JSONNumber(Int(getpid()))),
                 "uptimeSeconds": .number(JSONNumber((MonotonicClock.now() - startedAt) / 1_000_000_000)),
                 "draining": .bool(isDraining), "planes": .object(planes)]

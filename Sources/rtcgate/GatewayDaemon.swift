@@ -7,6 +7,7 @@ import MediaPlane
 import Reactor
 import STUN
 import Signaling
+import TLS
 import TURN
 
 /// Hands an object built on one thread to the thread that will own it from then on.
@@ -25,6 +26,10 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     private(set) var handles: [MediaWorkerHandle] = []
     /// The timer that retires the next REST secret (nil when none is pending).
     var retirementTimer: TimerID?
+    /// Why the last reload was refused.
+    var lastReloadError: String?
+    /// The TLS certificate the workers use (nil without TLS); a reload swaps its content.
+    var tlsStore: TLSContextStore?
     /// The counter-summary timer (none while `stats-interval` is 0).
     var summaryTimer: TimerID?
     private var threads: [WorkerThread] = []
@@ -59,12 +64,15 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
             mainLoop = loop
             let signals = try SignalSource(loop: loop) { [unowned self] signal in self.handleSignal(signal) }
             try startWorkers(media)
+            tlsStore = media.tls?.store
             logger.info("rtcgate \(Rtcgate.version) serving STUN", metadata: [
                 "listening": "\(workersAddresses(media))",
-                "transports": "\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil].compactMap { $0 }.joined(separator: "+"))",
+                "transports": "\([media.udp ? "udp" : nil, media.tcp ? "tcp" : nil, media.tls != nil ? "tls" : nil].compactMap { $0 }.joined(separator: "+"))",
+                "tls_ports": "\(media.tls?.ports.map(String.init).joined(separator: ",") ?? "off")",
                 "workers": "\(handles.count)",
                 "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).reservedBytes / 1024)",
             ])
+            if let context = tlsStore?.context { logCertificate(context, event: "TURN over TLS certificate") }
             if configuration.signaling.enabled {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
                                                    loop: loop)
@@ -158,6 +166,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     private func startWorkers(_ media: MediaWorkerConfig) throws {
         for address in media.listenAddresses {
             try PortProbe.ensureAvailable(address, udp: media.udp, tcp: media.tcp)
+            for port in media.tls?.ports ?? [] { try PortProbe.ensureAvailable(address.withPort(port), udp: false, tcp: true) }
         }
         for id in 0..<configuration.resolvedWorkers {
             // Built here so bind errors surface before anything runs; owned by its thread after.
@@ -226,13 +235,20 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     func reload() -> JSONValue? {
         let fresh: GatewayConfiguration
         var freshSignaling: SignalingSettings?
+        let media: MediaWorkerConfig
         do {
             fresh = try sources.load()
-            let media = try fresh.mediaConfig(provisioned: provisioned())
+            media = try fresh.mediaConfig(provisioned: provisioned())
             if fresh.signaling.enabled { freshSignaling = try fresh.signalingSettings(media: media, provisioned: provisioned()) }
         } catch {
+            lastReloadError = "\(error)"
             logger.error("reload refused, keeping the running configuration: \(error)")
             return nil
+        }
+        lastReloadError = nil
+        if let running = tlsStore, let context = media.tls?.store.context {
+            running.replace(context)
+            logCertificate(context, event: "certificate loaded for new TLS connections")
         }
         GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(fresh.logLevel), ordering: .relaxed)
         for handle in handles {
@@ -290,6 +306,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         collector.gauge("private_memory_bytes", "Resident anonymous memory: heap, stacks, pools and tables (what the board's budget is about).",
                         ProcessMemory.privateBytes())
         collector.add(media: totals(), workers: handles.count)
+        addTLSMetrics(to: &collector)
         if let controlServer { collector.add(control: controlServer.counters) }
         if let signaling {
             collector.add(signaling: signaling.router.counters, mqtt: signaling.client.counters,

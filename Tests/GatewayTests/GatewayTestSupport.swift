@@ -29,6 +29,7 @@ final class RecordingGateway: ManagedGateway {
     func configurationReport() -> JSONValue { calls.append("config"); return ["realm": .string(realm)] }
     func setLogLevel(_ level: Logger.Level) { calls.append("log:\(level.rawValue)") }
     func reload() -> JSONValue? { calls.append("reload"); return reloadOutcome }
+    var lastReloadError: String? { reloadOutcome == nil ? "test: refused" : nil }
     func drain(graceSeconds: Int) -> JSONValue { calls.append("drain:\(graceSeconds)"); return ["draining": true] }
     func allocations() throws(ControlFailure) -> [AllocationInfo] { allocationList }
     func killAllocations(client: TransportAddress) throws(ControlFailure) -> Int {

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-packages=(libssl-dev libmosquitto-dev mosquitto mosquitto-clients coturn python3-venv python3-pip jq openssl iproute2 xz-utils binutils)
+packages=(libssl-dev libmosquitto-dev mosquitto mosquitto-clients coturn python3-venv python3-pip jq openssl iproute2 xz-utils binutils chromium chromium-driver libnss3-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,11 +20,12 @@ fi
 command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null && systemctl stop coturn || true
 
 # Python clients nobody here wrote, in a venv of the project's: aioice (STUN/TURN), aiortc
-# (a WebRTC peer), paho-mqtt (an MQTT client) and amqtt (an MQTT 3.1.1-only broker, for the
-# client's protocol fallback), pinned.
+# (a WebRTC peer), paho-mqtt (an MQTT client), amqtt (an MQTT 3.1.1-only broker, for the
+# client's protocol fallback) and selenium (drives Debian's chromium through /usr/bin/chromedriver
+# for the turns: browser test), pinned.
 PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-if ! .venv/bin/python -c "import aioice, aiortc, paho.mqtt, amqtt" 2>/dev/null; then
+if ! .venv/bin/python -c "import aioice, aiortc, paho.mqtt, amqtt, selenium" 2>/dev/null; then
   echo "setup: installing Python test clients into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0 amqtt==0.12.1
+  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0 amqtt==0.12.1 selenium==4.50.0
 fi
