@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness", "TestSupport"]),
         .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Control", "JSON", "Signaling", "Reactor", "MediaPlane", "TURN", "STUN", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TLS", "Control", "JSON", "Signaling", "Reactor", "MediaPlane", "TURN", "STUN", "MQTT", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["rtcgate", "rtcgate-bench", "STUN", "MQTT", "Reactor", "BrokerHarness", "JSON", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -43,8 +43,8 @@ static inline int rtcgate_ssl_ctx_get0_chain_count(SSL_CTX *ctx) {
     if (!SSL_CTX_get0_chain_certs(ctx, &chain) || chain == NULL) return 0;
     return sk_X509_num(chain);
 }
-/// SSL_CB_HANDSHAKE_START once the first handshake is done means the peer asked to renegotiate.
-static inline void rtcgate_ssl_set_info_callback(SSL *ssl, void (*cb)(const SSL *, int, int)) {
-    SSL_set_info_callback(ssl, cb);
+/// Calls `cb` for every record header read or written (and every protocol message).
+static inline void rtcgate_ssl_set_msg_callback(SSL *ssl, void (*cb)(int, int, int, const void *, size_t, SSL *, void *)) {
+    SSL_set_msg_callback(ssl, cb);
 }
 #endif

@@ -16,8 +16,8 @@ package struct TLSOptions {
     /// Full handshakes per second the whole gateway starts (shared out between workers).
     package var handshakesPerSecond: UInt32 = 200
     /// Per source address: handshakes per second and burst.
-    package var handshakesPerSourcePerSecond: UInt32 = 10
-    package var handshakesPerSourceBurst: UInt32 = 20
+    package var handshakesPerSourcePerSecond: UInt32 = 20
+    package var handshakesPerSourceBurst: UInt32 = 40
     package var handshakeTimeoutSeconds: UInt64 = 5
 
     /// Whether TLS listeners are wanted.
@@ -28,6 +28,9 @@ package struct TLSOptions {
 
     /// Loads the certificate and makes the workers' settings; nil when TLS is off.
     package func settings(workers: Int) throws(ConfigError) -> TLSSettings? {
+        if !disabled, (certificatePath == nil) != (keyPath == nil) {
+            throw ConfigError(origin: certificatePath == nil ? "pkey" : "cert", message: "TURN over TLS needs both cert and pkey")
+        }
         guard enabled, let certificatePath, let keyPath else { return nil }
         let context: TLSServerContext
         do throws(TLSError) {
@@ -76,7 +79,7 @@ extension ConfigOption {
         ConfigOption("tls-handshake-rate", help: "Full TLS handshakes per second for the whole gateway; 0 no limit. Default 200.") { config, value throws(ConfigError) in
             config.tls.handshakesPerSecond = UInt32(try ConfigValue.integer(value, in: 0...1_000_000))
         },
-        ConfigOption("tls-handshake-rate-per-source", help: "TLS handshakes per second per source address (IPv6 /64); burst twice that. Default 10.") { config, value throws(ConfigError) in
+        ConfigOption("tls-handshake-rate-per-source", help: "TLS handshakes per second per source address (IPv6 /64); burst twice that. Default 20.") { config, value throws(ConfigError) in
             let rate = try ConfigValue.integer(value, in: 1...100_000)
             config.tls.handshakesPerSourcePerSecond = UInt32(rate)
             config.tls.handshakesPerSourceBurst = UInt32(2 * rate)

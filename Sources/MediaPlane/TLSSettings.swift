@@ -13,8 +13,8 @@ public struct TLSSettings: Sendable {
     /// Handshakes per second this worker starts at most (the configured total shared out).
     public var handshakesPerSecond: UInt32 = 100
     /// Handshakes per second and burst per source address.
-    public var handshakesPerSourcePerSecond: UInt32 = 10
-    public var handshakesPerSourceBurst: UInt32 = 20
+    public var handshakesPerSourcePerSecond: UInt32 = 20
+    public var handshakesPerSourceBurst: UInt32 = 40
     /// A handshake not complete this long after accept is closed.
     public var handshakeTimeoutMillis: UInt64 = 5_000
 

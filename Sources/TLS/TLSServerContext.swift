@@ -73,7 +73,9 @@ public final class TLSServerContext: @unchecked Sendable {
                 throw TLSError("cert \(certificatePath): not a PEM certificate chain")
             }
             guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
-                throw TLSError("pkey \(keyPath): not a PEM private key")
+                let failure = TLSError("pkey \(keyPath): not a PEM private key")
+                guard failure.description.contains("key values mismatch") else { throw failure }
+                throw TLSError("pkey \(keyPath) does not match the certificate in \(certificatePath)")
             }
             guard SSL_CTX_check_private_key(context) == 1 else {
                 throw TLSError("pkey \(keyPath) does not match the certificate in \(certificatePath)")

@@ -17,7 +17,7 @@ public final class TLSSession: StreamSession {
         self.ssl = ssl
         SSL_set_accept_state(ssl)
         SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
-        rtcgate_ssl_set_info_callback(ssl, tlsInfoCallback)
+        rtcgate_ssl_set_msg_callback(ssl, tlsRecordCallback)
     }
 
     deinit { shutdown() }
@@ -66,10 +66,13 @@ public final class TLSSession: StreamSession {
     }
 }
 
-/// A second handshake starting after the first completed is a renegotiation request (TLS 1.2;
-/// refused by `SSL_OP_NO_RENEGOTIATION`, and the connection is then closed).
-private let tlsInfoCallback: @convention(c) (OpaquePointer?, Int32, Int32) -> Void = { ssl, where_, _ in
-    guard let ssl, where_ & SSL_CB_HANDSHAKE_START != 0, SSL_is_init_finished(ssl) == 1,
-          SSL_version(ssl) != TLS1_3_VERSION, let session = SSL_get_ex_data(ssl, 0) else { return }
+/// A handshake record read after the handshake completed is a renegotiation request (TLS 1.2;
+/// TLS 1.3 hides record types, and has no renegotiation). OpenSSL refuses it
+/// (`SSL_OP_NO_RENEGOTIATION`); the connection is then closed and counted.
+private let tlsRecordCallback: @convention(c) (Int32, Int32, Int32, UnsafeRawPointer?, Int, OpaquePointer?, UnsafeMutableRawPointer?) -> Void = {
+    written, _, contentType, buffer, length, ssl, _ in
+    guard written == 0, contentType == SSL3_RT_HEADER, let buffer, length >= 1, let ssl,
+          buffer.load(as: UInt8.self) == UInt8(SSL3_RT_HANDSHAKE), SSL_is_init_finished(ssl) == 1,
+          let session = SSL_get_ex_data(ssl, 0) else { return }
     Unmanaged<TLSSession>.fromOpaque(session).takeUnretainedValue().noteHandshakeStart()
 }

@@ -3,8 +3,8 @@
 
 Uses aioice's TURN client (aioice.turn.create_turn_endpoint, written outside this project):
 it does the 401 dance with long-term credentials, allocates a UDP relay, binds a channel per
-peer and sends ChannelData. For each transport asked for ("udp", "tcp" = the client's
-connection to the server; the relay is UDP in both cases):
+peer and sends ChannelData. For each transport asked for ("udp", "tcp", "tls" = the client's
+connection to the server, TLS checked against a given CA; the relay is UDP in every case):
 
   1. allocate on the server with the given credentials;
   2. send COUNT datagrams (sequence-numbered) through the relay to a local UDP echo peer on
@@ -19,12 +19,14 @@ with, per case: relayed, mapped, sent, received, peer_received, peer_sources, rt
 (min/avg/max), ok, error. Exit status 0 only when every case passed. Every wait is bounded.
 
 Usage: turn_client.py --port PORT --username U --password P [--host 127.0.0.1]
-                      [--transports udp,tcp] [--count 20] [--size 100]
+                      [--transports udp,tcp,tls] [--count 20] [--size 100]
+                      [--tls-port PORT --ca CA.pem [--tls-name 127.0.0.1]]
 """
 
 import argparse
 import asyncio
 import json
+import ssl
 import struct
 import sys
 import time
@@ -88,10 +90,17 @@ async def run_case(args, transport_name, peer, peer_address):
     result = {"ok": False, "transport": transport_name}
     peer.received = 0
     peer.sources = set()
+    # "tls": TURN over TLS (turns:) on --tls-port, the certificate checked against --ca and
+    # the host name the URL would use (--tls-name).
+    tls = None
+    port = args.port
+    if transport_name == "tls":
+        tls = ssl.create_default_context(cafile=args.ca)
+        port = args.tls_port
     turn_transport, receiver = await asyncio.wait_for(
         turn.create_turn_endpoint(
-            Receiver, server_addr=(args.host, args.port), username=args.username,
-            password=args.password, transport=transport_name),
+            Receiver, server_addr=(args.tls_name if tls else args.host, port), username=args.username,
+            password=args.password, transport="tcp" if tls else transport_name, ssl=tls),
         timeout=CASE_TIMEOUT)
     try:
         relayed = turn_transport.get_extra_info("sockname")
@@ -188,7 +197,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--username", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--transports", default="udp,tcp")
+    parser.add_argument("--transports", default="udp,tcp", help="udp, tcp and/or tls")
+    parser.add_argument("--tls-port", type=int, help="TURN over TLS port (for the tls transport)")
+    parser.add_argument("--tls-name", default="127.0.0.1", help="host to connect to and check the certificate against")
+    parser.add_argument("--ca", help="PEM CA file trusted for the tls transport")
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--size", type=int, default=100)
     args = parser.parse_args()

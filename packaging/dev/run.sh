@@ -39,8 +39,25 @@ trap cleanup EXIT
 [ -s .build/run/turn-secret ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > .build/run/turn-secret
 secret=$(cat .build/run/turn-secret)
 
+# TURN over TLS on 5349 with a certificate from a local CA made once (.build/run/tls/ca.pem: a
+# browser or client that should trust this gateway's turns: imports it).
+tls=.build/run/tls
+if [ ! -s $tls/server.key ] || ! openssl x509 -checkend 86400 -noout -in $tls/server.pem >/dev/null 2>&1; then
+  mkdir -p $tls
+  openssl req -x509 -nodes -days 825 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=rtcgate dev CA" \
+    -keyout $tls/ca.key -out $tls/ca.pem 2>/dev/null
+  openssl req -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=localhost" \
+    -keyout $tls/server.key -out $tls/server.csr 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > $tls/ext
+  openssl x509 -req -in $tls/server.csr -CA $tls/ca.pem -CAkey $tls/ca.key -CAcreateserial -days 90 \
+    -extfile $tls/ext -out $tls/leaf.pem 2>/dev/null
+  cat $tls/leaf.pem $tls/ca.pem > $tls/server.pem
+  chmod 0600 $tls/ca.key $tls/server.key
+fi
+
 cat <<MSG
-run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev), and
+run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev), TURN
+     over TLS on 5349 (turns:, certificate from the local CA .build/run/tls/ca.pem), and
      signaling over MQTT on 127.0.0.1:1883 (protocol: docs/signaling.md, prefix rtc/v1).
      Demo clients: cam-1 (device) and viewer-1 (viewer), password $demo_password
      Ask for ICE servers as cam-1 (one connection per client id: the broker uses the username as
@@ -55,11 +72,12 @@ run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (boar
      STUN:     turnutils_stunclient 127.0.0.1
      TURN:     turnutils_peer -L 127.0.0.1 -p 3480 &
                turnutils_uclient -W $secret -e 127.0.0.1 -r 3480 -n 10 127.0.0.1
-     Stop:     Ctrl-C   Reload (log level, STUN rate limit, signal-client lines): kill -HUP <pid>
+     TURNS:    turnutils_uclient -S -t -W $secret -e 127.0.0.1 -r 3480 -n 10 -p 5349 127.0.0.1
+     Stop:     Ctrl-C   Reload (log level, STUN rate limit, signal-client lines, certificate): kill -HUP <pid>
 MSG
 .build/release/rtcgate run --board dev --config packaging/rtcgate.conf \
   --use-auth-secret --static-auth-secret "$secret" --realm rtcgate.local \
-  --allowed-peer-ip 127.0.0.1 --allowed-peer-ip ::1 \
+  --allowed-peer-ip 127.0.0.1 --allowed-peer-ip ::1 --cert $tls/server.pem --pkey $tls/server.key \
   --mqtt-host 127.0.0.1 --mqtt-port 1883 --mqtt-user rtcgate --mqtt-password-file .build/run/mqtt-password \
   --signal-client "cam-1 role=device groups=demo relay-only" --signal-client "viewer-1 role=viewer groups=demo" "$@" &
 gateway_pid=$!
