@@ -21,9 +21,11 @@ static inline int rtcgate_ssl_ctx_set_min_proto(SSL_CTX *ctx, int version) {
 static inline int rtcgate_ssl_ctx_set_max_proto(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_max_proto_version(ctx, version);
 }
-/// No renegotiation, no compression (TLS 1.2; TLS 1.3 has neither).
+/// No renegotiation, no compression (TLS 1.2; TLS 1.3 has neither); a peer closing without
+/// close_notify is an ordinary close; read ahead (one read per batch of records, not two per record).
 static inline void rtcgate_ssl_ctx_harden(SSL_CTX *ctx) {
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_read_ahead(ctx, 1);
 }
 static inline int rtcgate_x509_name_print(BIO *bio, const X509_NAME *name) {
     return X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);

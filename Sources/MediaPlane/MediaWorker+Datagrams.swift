@@ -146,6 +146,7 @@ extension MediaWorker {
                 counters.udpDatagramsOut &+= UInt64(result.sent)
                 counters.udpSendFailures &+= UInt64(result.failed)
             }
+            flushStreams()
             if received < turn.relayBatch.capacity { return }
         }
     }

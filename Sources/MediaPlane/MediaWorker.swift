@@ -181,6 +181,16 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
             connection.send(UnsafeRawBufferPointer(rebasing: tcpResponse[0..<length]), loop: loop)
         }
         flushToPeers()  // the frame's bytes are only valid during this call
+        flushStreams()
+    }
+
+    /// Sends the TLS records queued while handling a batch.
+    func flushStreams() {
+        var index = tlsListenerStart
+        while index < listeners.count {
+            listeners[index].flushQueued()
+            index += 1
+        }
     }
 
     public func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {

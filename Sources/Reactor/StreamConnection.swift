@@ -59,6 +59,8 @@ public final class StreamConnection: EventHandler {
     public private(set) var handshakeComplete = true
     /// The session needs the socket writable to make progress (handshake or record write).
     private var sessionWantsWrite = false
+    /// Listed in the owner's flush queue.
+    private var queuedForFlush = false
 
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     private var received = 0
@@ -93,6 +95,7 @@ public final class StreamConnection: EventHandler {
         self.session = session
         handshakeComplete = session == nil
         sessionWantsWrite = false
+        queuedForFlush = false
         openedAt = now
         generation &+= 1
         received = 0
@@ -126,7 +129,7 @@ public final class StreamConnection: EventHandler {
             lastActivity = MonotonicClock.now()
             owner?.delegateHandshakeComplete(self)
             sessionWantsWrite = false
-            updateInterest(loop: loop)
+            if pendingStart < pendingEnd { flush(loop: loop) } else { updateInterest(loop: loop) }
         case .wantRead:
             sessionWantsWrite = false
             updateInterest(loop: loop)
@@ -172,10 +175,8 @@ public final class StreamConnection: EventHandler {
     private func readAvailable(loop: EventLoop) {
         // Bounded: at most 16 reads per readiness event, so one busy peer cannot starve others;
         // but never leave plaintext inside a session, where epoll cannot see it.
-        var reads = 0
-        while fd >= 0, reads < 16 || session?.hasBufferedPlaintext == true {
-            reads += 1
-            if reads > 64 { return }
+        for _ in 0..<16 {
+            guard fd >= 0 else { return }
             let space = receiveBuffer.count - received
             if space == 0 {
                 close(reason: .frameTooLarge, loop: loop)
@@ -192,6 +193,12 @@ public final class StreamConnection: EventHandler {
                 close(reason: reason, loop: loop)
                 return
             }
+        }
+        // Out of turns with records still inside the session: come back on the next loop turn
+        // (writability fires at once), since the socket may have nothing left to wake us.
+        if fd >= 0, let session, session.hasBufferedPlaintext {
+            sessionWantsWrite = true
+            updateInterest(loop: loop)
         }
     }
 
@@ -220,12 +227,22 @@ public final class StreamConnection: EventHandler {
     }
 
     /// Queues `bytes` for sending. Returns false (and closes the connection as a slow consumer)
-    /// when they do not fit the send buffer.
+    /// when they do not fit the send buffer. Over TLS the bytes wait in the send buffer until
+    /// the owner calls `StreamListener.flushQueued()` (after each batch), so a batch of
+    /// messages leaves as one record in one write instead of a record and a syscall each.
     @discardableResult
     public func send(_ bytes: UnsafeRawBufferPointer, loop: EventLoop) -> Bool {
         guard fd >= 0 else { return false }
+        if session != nil {
+            if sendBuffer.count - (pendingEnd - pendingStart) < bytes.count, handshakeComplete { flush(loop: loop) }
+            guard fd >= 0 else { return false }
+            if !queuedForFlush {
+                queuedForFlush = true
+                owner?.queueForFlush(index)
+            }
+        }
         var offset = 0
-        if pendingStart == pendingEnd && handshakeComplete {
+        if pendingStart == pendingEnd && handshakeComplete && session == nil {
             while offset < bytes.count {
                 guard let n = writeSome(bytes.baseAddress! + offset, bytes.count - offset) else {
                     close(reason: .writeError, loop: loop)
@@ -250,8 +267,15 @@ public final class StreamConnection: EventHandler {
         }
         (sendBuffer.baseAddress! + pendingEnd).copyMemory(from: bytes.baseAddress! + offset, byteCount: rest)
         pendingEnd += rest
-        updateInterest(loop: loop)
+        if session == nil { updateInterest(loop: loop) }
         return true
+    }
+
+    /// Writes what `send` queued (TLS); what the socket does not take waits for writability.
+    func flushQueued(loop: EventLoop) {
+        queuedForFlush = false
+        guard fd >= 0, handshakeComplete, pendingStart < pendingEnd else { return }
+        flush(loop: loop)
     }
 
     /// Writes some bytes to the socket or through the session: the count written (0 = would
@@ -278,7 +302,10 @@ public final class StreamConnection: EventHandler {
                 close(reason: .writeError, loop: loop)
                 return
             }
-            if n == 0 { return }
+            if n == 0 {
+                updateInterest(loop: loop)  // the rest waits for writability
+                return
+            }
             pendingStart += n
         }
         pendingStart = 0

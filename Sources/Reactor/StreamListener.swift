@@ -80,6 +80,7 @@ public final class StreamListener: EventHandler, TimerHandler {
             StreamConnection(index: $0, receiveBytes: receiveBytes, sendBytes: sendBytes, framer: framer)
         }
         freeRecords = Array((0..<maxConnections).reversed())
+        flushQueue.reserveCapacity(maxConnections)
         for connection in connections { connection.owner = self }
         registration = try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: self)
     }
@@ -174,6 +175,18 @@ public final class StreamListener: EventHandler, TimerHandler {
 
     func delegateReceive(_ connection: StreamConnection, _ frame: UnsafeRawBufferPointer) {
         delegate?.stream(connection, didReceive: frame)
+    }
+
+    /// TLS records waiting for `flushQueued` (indices; capacity reserved at start-up).
+    private var flushQueue: [Int] = []
+
+    func queueForFlush(_ index: Int) { flushQueue.append(index) }
+
+    /// Sends what connections queued since the last call (TLS: one record per connection).
+    public func flushQueued() {
+        guard !flushQueue.isEmpty else { return }
+        for index in flushQueue { connections[index].flushQueued(loop: loop) }
+        flushQueue.removeAll(keepingCapacity: true)
     }
 
     func delegateHandshakeComplete(_ connection: StreamConnection) {

@@ -43,7 +43,9 @@ public final class TLSSession: StreamSession {
         return n > 0 ? .done(Int(n)) : outcome(n)
     }
 
-    public var hasBufferedPlaintext: Bool { ssl.map { SSL_pending($0) > 0 } ?? false }
+    /// With read-ahead, whole records wait inside OpenSSL too (SSL_pending counts only a
+    /// record already decrypted), where epoll cannot see them.
+    public var hasBufferedPlaintext: Bool { ssl.map { SSL_has_pending($0) == 1 } ?? false }
 
     public func shutdown() {
         guard let ssl else { return }
