@@ -1,3 +1,4 @@
+import CBenchShim
 import CSystem
 import Glibc
 

@@ -8,14 +8,16 @@ import STUN
 struct TurnBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "turn",
-        abstract: "Closed-loop TURN relay load (UDP) through an echo peer; validates every reply.",
+        abstract: "Closed-loop TURN relay load (UDP, TCP or TLS) through an echo peer; validates every reply.",
         discussion: """
             Creates --allocations allocations (long-term credentials), each on its own client socket; \
             in channel mode binds channel 0x4000+i to the bench's echo peer (127.0.0.1), in send mode \
             installs a permission for it. Then keeps --window payloads in flight per allocation, \
             client → server → echo peer → server → client, for --duration seconds after --warmup. \
             hold mode sends nothing: it keeps the allocations for --duration and reports the server's \
-            RSS. Allocations are deleted (Refresh LIFETIME 0) at the end. Exit status: 2 when set-up \
+            RSS. With --transport tcp or tls each allocation is its own connection (TLS: a full \
+            handshake, no resumption), messages are framed back to back (ChannelData padded to 4 \
+            bytes); the relay and the echo peer stay UDP. Allocations are deleted (Refresh LIFETIME 0) at the end. Exit status: 2 when set-up \
             fails, 1 when nothing round-tripped, any reply was invalid, or (hold) any allocation failed.
             """)
 
@@ -46,12 +48,27 @@ struct TurnBench: ParsableCommand {
     @Flag(help: "Send the generator's and the echo peer's runs with UDP GSO: less generator CPU on shared cores; the server still receives single datagrams.")
     var generatorGso = false
 
+    @Option(help: "Client transport to the server: udp, tcp or tls (TURN over TLS, RFC 8656 turns:).")
+    var transport = "udp"
+
+    @Option(help: "TLS: PEM CA file the server certificate must chain to (default: no certificate check).")
+    var ca: String?
+
+    @Option(name: .customLong("tls-version"), help: "TLS: 1.2 or 1.3 only (default: negotiate either).")
+    var tlsVersion: String?
+
+    @Flag(help: "TLS: one record per refill of the window instead of one per message.")
+    var batchRecords = false
+
     @OptionGroup var runOptions: RunOptions
 
     private var turnMode: TurnMode { TurnMode(rawValue: mode) ?? .channel }
 
     func validate() throws {
         guard TurnMode(rawValue: mode) != nil else { throw ValidationError("--mode must be channel, send or hold") }
+        guard ["udp", "tcp", "tls"].contains(transport) else { throw ValidationError("--transport must be udp, tcp or tls") }
+        guard tlsVersion == nil || tlsVersion == "1.2" || tlsVersion == "1.3" else { throw ValidationError("--tls-version must be 1.2 or 1.3") }
+        guard !generatorGso || transport == "udp" else { throw ValidationError("--generator-gso needs --transport udp") }
         let maxAllocations = turnMode == .hold ? 10_000 : 4096
         guard (1...maxAllocations).contains(allocations) else { throw ValidationError("--allocations must be 1...\(maxAllocations)") }
         guard (1...256).contains(window) else { throw ValidationError("--window must be 1...256") }
@@ -71,13 +88,16 @@ struct TurnBench: ParsableCommand {
         do { endpoint = try ServerEndpoint(parsing: server) } catch { throw ValidationError("\(error)") }
         guard !endpoint.isIPv6 else { throw ValidationError("turn needs an IPv4 server (the echo peer is 127.0.0.1)") }
         let timeoutNanos = runOptions.timeoutNanos
+        let tls: TLSClientContext?
+        do { tls = transport == "tls" ? try TLSClientContext(caFile: ca, version: tlsVersion) : nil } catch { try fail("\(error)") }
         let session = TurnSession(credentials: TurnCredentials(username: user, password: password, realm: realm),
-                                  timeoutNanos: timeoutNanos)
+                                  timeoutNanos: timeoutNanos, stream: transport != "udp", tls: tls)
         let echo: EchoPeer
         do { echo = try EchoPeer(segmentation: generatorGso) } catch { try fail("\(error)") }
         let peer = TransportAddress(ip: IPAddress("127.0.0.1")!, port: echo.port)
 
         var report = TurnReport(mode: turnMode, server: server, allocations: allocations, window: window, payload: payload)
+        report.transport = transport
         report.serverBeforeSetup = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
         let setupStart = monotonicNanos()
         // Bounded: a minute plus 20 ms per allocation, whatever the server does.
@@ -135,7 +155,8 @@ struct TurnBench: ParsableCommand {
             let generator: TurnLoadGenerator
             do {
                 generator = try TurnLoadGenerator(config: config, mode: turnMode, window: window, payload: payload,
-                                                  fds: session.fds, echo: echo, segmentation: generatorGso)
+                                                  fds: session.fds, echo: echo, segmentation: generatorGso,
+                                                  links: session.links, batchRecords: batchRecords)
             } catch {
                 _ = session.deleteAll()
                 try fail("\(error)")
@@ -151,6 +172,7 @@ struct TurnBench: ParsableCommand {
         report.deleted = deleted
         report.deleteErrors = errors
         report.serverAfterDelete = runOptions.serverPid.flatMap { ServerSample.read(pid: $0) }
+        report.protocol = session.controls.first?.link?.protocolDescription ?? transport
         print(runOptions.json ? report.json() : report.text())
         if report.failed { throw ExitCode(1) }
     }
@@ -158,14 +180,6 @@ struct TurnBench: ParsableCommand {
     private func fail(_ message: String) throws -> Never {
         writeStandardError("rtcgate-bench turn: \(message)\n")
         throw ExitCode(2)
-    }
-
-    /// Lifts RLIMIT_NOFILE's soft limit towards `wanted` (one socket per allocation).
-    private func raiseFileLimit(to wanted: UInt64) {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
-        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }
 }
 
@@ -176,17 +190,34 @@ final class TurnSession {
     private let scratch = TurnControl.Scratch()
     private(set) var controls: [TurnControl] = []
 
-    init(credentials: TurnCredentials, timeoutNanos: UInt64) {
+    /// Over TCP/TLS (`stream`) each allocation is a connection (`tls`: its TLS context).
+    let stream: Bool
+    let tls: TLSClientContext?
+
+    init(credentials: TurnCredentials, timeoutNanos: UInt64, stream: Bool = false, tls: TLSClientContext? = nil) {
         self.credentials = credentials
         self.timeoutNanos = timeoutNanos
+        self.stream = stream
+        self.tls = tls
     }
 
     var fds: [Int32] { controls.map(\.fd) }
+    /// The connections, over TCP/TLS.
+    var links: [StreamLink]? { stream ? controls.compactMap(\.link) : nil }
 
+    /// Opens allocation `index`'s socket; over TCP/TLS connects and completes the handshake
+    /// (bounded by the timeout, at least 2 s).
     func open(index: Int, endpoint: ServerEndpoint) throws {
         precondition(index == controls.count)
-        let (fd, _) = try endpoint.connectedSocket(type: Int32(SOCK_DGRAM.rawValue))
-        controls.append(TurnControl(fd: fd, index: index))
+        guard stream else {
+            let (fd, _) = try endpoint.connectedSocket(type: Int32(SOCK_DGRAM.rawValue))
+            controls.append(TurnControl(fd: fd, index: index))
+            return
+        }
+        let deadline = monotonicNanos() + max(timeoutNanos, 2_000_000_000)
+        let link = try endpoint.streamLink(tls: tls, deadline: deadline)
+        do { try link.handshake(deadline: deadline) } catch { throw BenchError("allocation \(index): \(error)") }
+        controls.append(TurnControl(fd: link.fd, index: index, link: link))
     }
 
     func allocate(_ i: Int) throws {
@@ -209,7 +240,7 @@ final class TurnSession {
         let drain = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 8)
         defer { drain.deallocate() }
         for i in controls.indices where controls[i].allocated {
-            for _ in 0..<4096 { if recv(controls[i].fd, drain, 2048, Int32(MSG_DONTWAIT)) < 0 { break } }
+            for _ in 0..<4096 where controls[i].link == nil { if recv(controls[i].fd, drain, 2048, Int32(MSG_DONTWAIT)) < 0 { break } }
             guard monotonicNanos() < deadline else { failed += 1; continue }
             do {
                 try controls[i].delete(credentials: credentials, scratch: scratch, timeoutNanos: min(timeoutNanos, 200_000_000))
@@ -222,7 +253,7 @@ final class TurnSession {
     }
 
     func closeAll() {
-        for c in controls { close(c.fd) }
+        for c in controls where c.link == nil { close(c.fd) }  // a link closes its own
         controls.removeAll()
     }
 }

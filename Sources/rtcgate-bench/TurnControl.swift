@@ -75,10 +75,12 @@ final class TurnCredentials {
 /// One TURN client 5-tuple on the control plane: Allocate (with the long-term credential
 /// dance), ChannelBind / CreatePermission, Refresh(0). Blocking request/response with
 /// retransmission, every wait bounded by `timeoutNanos`. Uses rtcgate's own STUN module for
-/// encoding and MESSAGE-INTEGRITY (set-up only: the measured data path does not).
+/// encoding and MESSAGE-INTEGRITY (set-up only: the measured data path does not). Over TCP or
+/// TLS (`link`) a request is sent once and answers are framed out of the stream.
 struct TurnControl {
     let fd: Int32
     let index: Int
+    var link: StreamLink? = nil
     var relayed: TransportAddress?
     var allocated = false
 
@@ -138,6 +140,9 @@ struct TurnControl {
         var nextSend = start
         var wanted = [UInt8](repeating: 0, count: 12)
         wanted.withUnsafeMutableBytes { txid.write(to: $0, at: 0) }
+        if let link {
+            return try exchange(over: link, p, count: count, wanted: wanted, scratch: scratch, deadline: deadline, what: what)
+        }
         while true {
             var now = monotonicNanos()
             if now >= deadline { throw Failure(description: "allocation \(index): no answer to \(what) within \(timeoutNanos / 1_000_000) ms") }
@@ -159,6 +164,37 @@ struct TurnControl {
                 if matches { return got }
             }
             now = monotonicNanos()
+        }
+    }
+
+    /// The stream variant of `exchange`: one send, then frames until the answer (others, such
+    /// as ChannelData still in flight from a load, are skipped).
+    private func exchange(over link: StreamLink, _ p: UnsafeMutableRawPointer, count: Int, wanted: [UInt8], scratch: Scratch,
+                          deadline: UInt64, what: String) throws -> Int {
+        guard link.enqueue(p, count: count) else { throw Failure(description: "allocation \(index): cannot queue \(what)") }
+        while true {
+            if case .failed(let why) = link.flush() { throw Failure(description: "allocation \(index): \(what): \(why)") }
+            var invalid = false
+            while let frame = link.nextFrame(invalid: &invalid) {
+                guard frame.count >= 20, frame.start.load(as: UInt8.self) & 0xC0 == 0 else { continue }
+                let matches = wanted.withUnsafeBytes { memcmp($0.baseAddress!, frame.start + 8, 12) == 0 }
+                guard matches else { continue }
+                guard frame.count <= scratch.answer.count else {
+                    throw Failure(description: "allocation \(index): \(what) answer of \(frame.count) bytes")
+                }
+                scratch.answer.baseAddress!.copyMemory(from: frame.start, byteCount: frame.count)
+                return frame.count
+            }
+            if invalid { throw Failure(description: "allocation \(index): unframeable bytes from the server") }
+            let now = monotonicNanos()
+            guard now < deadline else { throw Failure(description: "allocation \(index): no answer to \(what) within the timeout") }
+            var pfd = pollfd(fd: link.fd, events: Int16(POLLIN) | (link.hasPendingOutput ? Int16(POLLOUT) : 0), revents: 0)
+            _ = poll(&pfd, 1, Int32(max(1, min((deadline - now) / 1_000_000, 1000))))
+            switch link.receive() {
+            case .closed: throw Failure(description: "allocation \(index): server closed the connection during \(what)")
+            case .failed(let why): throw Failure(description: "allocation \(index): \(what): \(why)")
+            case .data, .wouldBlock: break
+            }
         }
     }
 

@@ -43,117 +43,11 @@ struct TurnResult {
     var serverEnd: ServerSample?
 }
 
-/// The bench's own peer: one UDP socket on 127.0.0.1 that returns every datagram to its
-/// sender (the relayed transport address of an allocation), batched with recvmmsg/sendmmsg.
-final class EchoPeer {
-    static let batch = 64
-    static let capacity = 2048
-
-    let fd: Int32
-    let address: LocalAddress
-    private let area: UnsafeMutableRawPointer
-    private let names: UnsafeMutablePointer<sockaddr_storage>
-    private let recvIov: UnsafeMutablePointer<iovec>
-    private let sendIov: UnsafeMutablePointer<iovec>
-    private let recvHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
-    private let sendHeaders: UnsafeMutablePointer<rtcgate_mmsghdr>
-    private let segmenter: SegmentedSender?
-
-    /// - Parameter segmentation: echo runs to one sender with UDP GSO (`--generator-gso`).
-    init(segmentation: Bool = false) throws {
-        segmenter = segmentation ? SegmentedSender(capacity: Self.batch) : nil
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        self.fd = fd
-        guard fd >= 0 else { throw BenchError.posix("echo peer socket") }
-        var size: Int32 = 8 << 20
-        for option in [SO_RCVBUFFORCE, SO_SNDBUFFORCE, SO_RCVBUF, SO_SNDBUF] {
-            _ = setsockopt(fd, SOL_SOCKET, option, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &a) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { let e = BenchError.posix("echo peer bind 127.0.0.1:0"); close(fd); throw e }
-        var local = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        address = ServerEndpoint.localAddress(local)
-        let n = Self.batch
-        area = .allocate(byteCount: n * Self.capacity, alignment: 16)
-        names = .allocate(capacity: n)
-        names.initialize(repeating: sockaddr_storage(), count: n)
-        recvIov = .allocate(capacity: n)
-        sendIov = .allocate(capacity: n)
-        recvHeaders = .allocate(capacity: n)
-        recvHeaders.initialize(repeating: rtcgate_mmsghdr(), count: n)
-        sendHeaders = .allocate(capacity: n)
-        sendHeaders.initialize(repeating: rtcgate_mmsghdr(), count: n)
-        for i in 0..<n {
-            recvIov[i] = iovec(iov_base: area + i * Self.capacity, iov_len: Self.capacity)
-            sendIov[i] = recvIov[i]
-            recvHeaders[i].msg_hdr.msg_iov = recvIov + i
-            recvHeaders[i].msg_hdr.msg_iovlen = 1
-            recvHeaders[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
-            sendHeaders[i].msg_hdr.msg_iov = sendIov + i
-            sendHeaders[i].msg_hdr.msg_iovlen = 1
-            sendHeaders[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
-        }
-    }
-
-    deinit {
-        close(fd)
-        area.deallocate(); names.deallocate(); recvIov.deallocate(); sendIov.deallocate()
-        recvHeaders.deallocate(); sendHeaders.deallocate()
-    }
-
-    /// "127.0.0.1:port" as rtcgate's STUN module spells a peer.
-    var port: UInt16 { address.port }
-
-    /// Returns everything queued to its senders; counts what it echoed and dropped.
-    func drain(_ counters: inout TurnCounters) {
-        for _ in 0..<8 {
-            for i in 0..<Self.batch {
-                recvHeaders[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                recvHeaders[i].msg_hdr.msg_flags = 0
-            }
-            let got = Int(rtcgate_recvmmsg(fd, recvHeaders, UInt32(Self.batch), Int32(MSG_DONTWAIT)))
-            guard got > 0 else { return }
-            for i in 0..<got {
-                sendIov[i].iov_len = Int(recvHeaders[i].msg_len)
-                sendHeaders[i].msg_hdr.msg_namelen = recvHeaders[i].msg_hdr.msg_namelen
-            }
-            var done = 0
-            if let segmenter, let sent = segmenter.send(fd, vectors: sendIov, count: got, destinations: sendHeaders) {
-                done = sent
-                if segmenter.enabled || done == got {
-                    counters.echoed += UInt64(done)
-                    counters.echoDrops += UInt64(got - done)
-                    if got < Self.batch { return }
-                    continue
-                }
-            }
-            while done < got {
-                let r = rtcgate_sendmmsg(fd, sendHeaders + done, UInt32(got - done), 0)
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    counters.echoDrops += UInt64(got - done)
-                    break
-                }
-                done += Int(r)
-            }
-            counters.echoed += UInt64(done)
-            if got < Self.batch { return }
-        }
-    }
-}
-
 /// Closed-loop relay load: `window` payloads in flight per allocation, each over its own
 /// client socket, through the server's relay to the echo peer and back. One thread, epoll,
-/// recvmmsg/sendmmsg; all buffers allocated up front, nothing allocated per message.
+/// recvmmsg/sendmmsg; all buffers allocated up front, nothing allocated per message. Over TCP
+/// or TLS (`links`) each allocation is one connection; messages go back to back, ChannelData
+/// padded to 4 bytes, and each refill of the window is written with one `send`.
 ///
 /// Slot `a * window + k` is the k-th in-flight message of allocation `a`; its request
 /// buffer holds the whole datagram, so a reply is checked byte for byte against it.
@@ -192,11 +86,20 @@ final class TurnLoadGenerator {
     private let eventTokens: UnsafeMutablePointer<UInt32>
     private let eventMasks: UnsafeMutablePointer<UInt32>
     private let segmenter: SegmentedSender?
+    /// Stream transports: allocation a's connection, whether it watches POLLOUT, whether it failed.
+    private let links: [StreamLink]?
+    private var watchingOutput: [Bool]
+    private var broken: [Bool]
+    /// Bytes per message on a stream (ChannelData padded), and a staging area for `batchRecords`.
+    private let streamSize: Int
+    private let batchRecords: Bool
+    private let staging: UnsafeMutableRawPointer
 
     /// `fds[a]` is allocation a's client socket (connected to the server, channel 0x4000+a bound
-    /// or permission for the echo peer installed).
+    /// or permission for the echo peer installed); with `links`, `links[a].fd`. `batchRecords`:
+    /// one TLS record per refill instead of one per message.
     init(config: LoadConfig, mode: TurnMode, window: Int, payload: Int, fds: [Int32], echo: EchoPeer,
-         segmentation: Bool = false) throws {
+         segmentation: Bool = false, links: [StreamLink]? = nil, batchRecords: Bool = false) throws {
         precondition(mode != .hold)
         segmenter = segmentation ? SegmentedSender(capacity: window) : nil
         self.config = config
@@ -219,10 +122,18 @@ final class TurnLoadGenerator {
         pending = .allocate(capacity: window)
         eventTokens = .allocate(capacity: 256)
         eventMasks = .allocate(capacity: 256)
+        self.links = links
+        self.batchRecords = batchRecords
+        watchingOutput = [Bool](repeating: false, count: fds.count)
+        broken = watchingOutput
+        streamSize = payloadOffset + ((payload + 3) & ~3)
+        staging = .allocate(byteCount: window * stride, alignment: 64)
+        for link in links ?? [] { link.reserveOutput(window * (stride + 64) + 16_384) }
         var size = 0
         for a in 0..<allocations {
             for k in 0..<window {
                 let buf = requestArea + (a * window + k) * stride
+                (buf + payloadOffset + payload).initializeMemory(as: UInt8.self, repeating: 0, count: stride - payloadOffset - payload)
                 TurnWire.writePayloadTemplate(buf + payloadOffset, size: payload, allocation: a, slot: k)
                 if mode == .channel {
                     TurnWire.writeChannelHeader(buf, channel: UInt16(0x4000 + a), payload: payload)
@@ -246,6 +157,7 @@ final class TurnLoadGenerator {
         if epfd >= 0 { close(epfd) }
         slots.deallocate(); requestArea.deallocate(); requestIov.deallocate()
         sendHeaders.deallocate(); pending.deallocate(); eventTokens.deallocate(); eventMasks.deallocate()
+        staging.deallocate()
     }
 
     /// Runs warm-up plus measured interval; always returns by the deadline.
@@ -273,6 +185,7 @@ final class TurnLoadGenerator {
 
     /// Receives everything queued on an allocation's socket, validates it, refills the window.
     private func drain(allocation a: Int) {
+        if let links { return drain(links[a], allocation: a) }
         var retired = 0
         let ok = ring.drain(fds[a]) { datagram, length, receivedAt in
             let k = handle(datagram, count: length, allocation: a, receivedAt: receivedAt)
@@ -349,6 +262,7 @@ final class TurnLoadGenerator {
             sendHeaders[j].msg_hdr.msg_iov = requestIov + i
             sendHeaders[j].msg_hdr.msg_iovlen = 1
         }
+        if let links { return send(links[a], allocation: a, count: count) }
         // Unsent slots stay outstanding and are replaced by the timeout scan.
         var done = 0
         var segmented: Int?
@@ -365,6 +279,64 @@ final class TurnLoadGenerator {
         }
         counters.sendErrors += UInt64(count - done)
         counters.sent += UInt64(done)
+    }
+
+    /// Stream: flushes what waits, reads and validates every whole frame, refills the window.
+    private func drain(_ link: StreamLink, allocation a: Int) {
+        guard !broken[a] else { return }
+        if link.hasPendingOutput { flush(link, allocation: a) }
+        var retired = 0
+        var more = true
+        while more && !broken[a] {
+            let received = link.receive()
+            more = link.mayHaveMore
+            let receivedAt = monotonicNanos()
+            var unframeable = false
+            while let frame = link.nextFrame(invalid: &unframeable) {
+                let k = handle(frame.start, count: frame.count, allocation: a, receivedAt: receivedAt)
+                if k >= 0 { pending[retired] = Int32(k); retired += 1 }
+            }
+            if unframeable { _ = invalid(.malformed) }
+            switch received {
+            case .closed, .failed: counters.receiveErrors += 1; markBroken(a)
+            case .data, .wouldBlock: if unframeable { markBroken(a) }
+            }
+        }
+        if retired > 0 && !broken[a] { send(allocation: a, count: retired) }
+    }
+
+    /// Stream: queues the slots listed in `pending` (records per message or one per batch) and flushes.
+    private func send(_ link: StreamLink, allocation a: Int, count: Int) {
+        var done = 0
+        if !broken[a] && batchRecords {
+            for j in 0..<count {
+                (staging + j * streamSize).copyMemory(from: requestArea + (a * window + Int(pending[j])) * stride, byteCount: streamSize)
+            }
+            if link.enqueue(staging, count: count * streamSize) { done = count }
+        } else if !broken[a] {
+            for j in 0..<count where link.enqueue(requestArea + (a * window + Int(pending[j])) * stride, count: streamSize) { done += 1 }
+        }
+        counters.sendErrors += UInt64(count - done)
+        counters.sent += UInt64(done)
+        flush(link, allocation: a)
+    }
+
+    /// Sends what the link holds; watches POLLOUT while some waits.
+    private func flush(_ link: StreamLink, allocation a: Int) {
+        guard !broken[a] else { return }
+        let step = link.flush()
+        if case .failed = step { counters.sendErrors += 1; return markBroken(a) }
+        let waiting = step == .wantWrite
+        if waiting != watchingOutput[a] {
+            watchingOutput[a] = waiting
+            _ = rb_epoll_mod(epfd, link.fd, UInt32(a), waiting ? 1 : 0)
+        }
+    }
+
+    /// A connection that failed stops taking part (its slots then count as lost and send errors).
+    private func markBroken(_ a: Int) {
+        broken[a] = true
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fds[a], nil)
     }
 
     /// Counts messages older than the timeout as lost and replaces them.

@@ -5,6 +5,9 @@ struct TurnReport {
     var allocations: Int
     var window: Int
     var payload: Int
+    /// udp, tcp or tls; `protocol` is what TLS negotiated ("TLSv1.3 TLS_AES_256_GCM_SHA384").
+    var transport = "udp"
+    var `protocol` = "udp"
     var allocationsOK = 0
     var setupMillis = 0.0
     /// Set-up failures by message (hold mode keeps going; the others stop at the first).
@@ -86,6 +89,8 @@ struct TurnReport {
         let fields: [(String, String)] = [
             ("server", quoted(server)),
             ("mode", quoted(mode.rawValue)),
+            ("transport", quoted(transport)),
+            ("protocol", quoted(`protocol`)),
             ("allocations", "\(allocations)"),
             ("allocations_ok", "\(allocationsOK)"),
             ("window", "\(window)"),
@@ -132,7 +137,7 @@ struct TurnReport {
     func text() -> String {
         var lines: [String] = []
         let shape = mode == .hold ? "" : ", window \(window)/allocation, \(payload)-byte payload"
-        lines.append("rtcgate-bench turn → \(server) (\(mode.rawValue), \(allocations) allocations\(shape))")
+        lines.append("rtcgate-bench turn → \(server) (\(mode.rawValue) over \(`protocol`), \(allocations) allocations\(shape))")
         lines.append("  set-up        \(allocationsOK)/\(allocations) allocations in \(number(setupMillis, 1)) ms; deleted \(deleted), delete errors \(deleteErrors)")
         for e in setupErrors {
             lines.append("  set-up error  \(e.count)× \(e.message)\(e.first.isEmpty ? "" : " (first: \(e.first))")")
