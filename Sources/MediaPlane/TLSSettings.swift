@@ -19,9 +19,10 @@ public struct TLSSettings: Sendable {
     public var handshakeTimeoutMillis: UInt64 = 5_000
 
     /// Private memory one open TLS connection costs beyond its record's buffers: OpenSSL's
-    /// `SSL` object and its record buffers (kept, so no packet allocates), measured with
-    /// `Tests/Bench/tls_memory.py` on x86_64 (OpenSSL 3.0): see README.
-    public static let sessionBytes = 40 * 1024
+    /// `SSL` object and its record buffers (kept, so no packet allocates). Measured growth of
+    /// RssAnon per open connection (x86_64, OpenSSL 3.0, TLS 1.3): 24 KiB opened one at a time,
+    /// 30 KiB eight at once (`Tests/Bench/turn_tls_vs_coturn.py`, hold-tls); counted as 32 KiB.
+    public static let sessionBytes = 32 * 1024
 
     public init(store: TLSContextStore) { self.store = store }
 }
