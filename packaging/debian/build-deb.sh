@@ -112,7 +112,10 @@ install -m 0644 packaging/sysctl/60-rtcgate.conf "$stage/usr/lib/sysctl.d/60-rtc
 
 # mosquitto snippets for the integrator (not active: copied into /etc/mosquitto by hand).
 install -m 0644 packaging/mosquitto/rtcgate.conf packaging/mosquitto/rtcgate.acl \
-  "$stage/usr/share/rtcgate/mosquitto/"
+  packaging/mosquitto/rtcgate-websockets.conf "$stage/usr/share/rtcgate/mosquitto/"
+# What the broker's websockets listener serves to browsers (http_dir).
+install -d "$stage/usr/share/rtcgate/web"
+install -m 0644 packaging/web/* "$stage/usr/share/rtcgate/web/"
 for f in packaging/mosquitto/dynsec/*; do
   if [ -x "$f" ]; then mode=0755; else mode=0644; fi
   install -m $mode "$f" "$stage/usr/share/rtcgate/mosquitto/dynsec/"

@@ -58,7 +58,8 @@ fi
 cat <<MSG
 run: rtcgate serves STUN and TURN on udp/tcp 127.0.0.1:3478 and [::1]:3478 (board/dev), TURN
      over TLS on 5349 (turns:, certificate from the local CA .build/run/tls/ca.pem), and
-     signaling over MQTT on 127.0.0.1:1883 (protocol: docs/signaling.md, prefix rtc/v1).
+     signaling over MQTT on 127.0.0.1:1883 (protocol: docs/signaling.md, prefix rtc/v1) and over
+     WebSockets for browsers on ws://127.0.0.1:9001 (which also serves packaging/web over HTTP).
      Demo clients: cam-1 (device) and viewer-1 (viewer), password $demo_password
      Ask for ICE servers as cam-1 (one connection per client id: the broker uses the username as
      client id, so a second connection with the same user replaces the first):
