@@ -47,9 +47,13 @@ extension ProvisioningState {
 extension DeviceRecord {
     /// The record as stored in the file (also the `device` of command results).
     public var json: JSONValue {
-        .object([("id", .string(id)), ("role", .string(role.rawValue)), ("groups", .array(groups.map { .string($0) })),
-                 ("allow", .array(allow.map { .string($0) })), ("relayOnly", .bool(relayOnly)), ("brokerManaged", .bool(brokerManaged)),
-                 ("createdAt", .number(JSONNumber(Int(createdAt)))), ("updatedAt", .number(JSONNumber(Int(updatedAt))))])
+        var members: [(String, JSONValue)] = [
+            ("id", .string(id)), ("role", .string(role.rawValue)), ("groups", .array(groups.map { .string($0) })),
+            ("allow", .array(allow.map { .string($0) })), ("relayOnly", .bool(relayOnly)), ("brokerManaged", .bool(brokerManaged)),
+        ]
+        if let label { members.append(("label", .string(label))) }
+        members += [("createdAt", .number(JSONNumber(Int(createdAt)))), ("updatedAt", .number(JSONNumber(Int(updatedAt))))]
+        return .object(members)
     }
 
     init(json value: JSONValue) throws(ProvisioningError) {
@@ -59,8 +63,9 @@ extension DeviceRecord {
         guard let role = DeviceRole(rawValue: try fields.string("role")) else {
             throw .invalid("device \"\(id)\": \"role\" must be \"device\" or \"viewer\"")
         }
+        let label = try fields.optionalString("label")  // absent in files written before labels
         self.init(id: id, role: role, groups: try fields.strings("groups"), allow: try fields.strings("allow"),
-                  relayOnly: try fields.bool("relayOnly"), brokerManaged: try fields.bool("brokerManaged"),
+                  relayOnly: try fields.bool("relayOnly"), brokerManaged: try fields.bool("brokerManaged"), label: label,
                   createdAt: try fields.integer("createdAt"), updatedAt: try fields.integer("updatedAt"))
         try fields.finish()
     }
@@ -130,6 +135,12 @@ private struct Fields {
     mutating func string(_ key: String) throws(ProvisioningError) -> String {
         guard let s = try take(key).stringValue else { throw illTyped(key, "a string") }
         return s
+    }
+
+    /// A string that may be absent.
+    mutating func optionalString(_ key: String) throws(ProvisioningError) -> String? {
+        guard members.contains(where: { $0.0 == key }) else { return nil }
+        return try string(key)
     }
 
     mutating func bool(_ key: String) throws(ProvisioningError) -> Bool {

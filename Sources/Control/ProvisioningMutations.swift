@@ -9,11 +9,12 @@ extension ProvisioningState {
     /// Adds a device; `groups` and `allow` are stored sorted and without duplicates.
     @discardableResult
     public mutating func addDevice(id: String, role: DeviceRole, groups: [String] = [], allow: [String] = [],
-                                   relayOnly: Bool = false, brokerManaged: Bool = false, now: Int64) throws(ProvisioningError) -> DeviceRecord {
+                                   relayOnly: Bool = false, brokerManaged: Bool = false, label: String? = nil,
+                                   now: Int64) throws(ProvisioningError) -> DeviceRecord {
         try Self.validateDeviceId(id)
         guard device(id: id) == nil else { throw .exists("device \"\(id)\"") }
         let record = DeviceRecord(id: id, role: role, groups: Self.normalized(groups), allow: Self.normalized(allow),
-                                  relayOnly: relayOnly, brokerManaged: brokerManaged, createdAt: now)
+                                  relayOnly: relayOnly, brokerManaged: brokerManaged, label: label, createdAt: now)
         try Self.validate(record)
         devices.append(record)
         return record
@@ -26,10 +27,12 @@ extension ProvisioningState {
         return devices.remove(at: index)
     }
 
-    /// Changes the fields given (nil leaves a field as it is) and stamps `updatedAt`.
+    /// Changes the fields given (nil leaves a field as it is; an empty `label` removes it) and
+    /// stamps `updatedAt`.
     @discardableResult
     public mutating func updateDevice(id: String, role: DeviceRole? = nil, groups: [String]? = nil, allow: [String]? = nil,
-                                      relayOnly: Bool? = nil, brokerManaged: Bool? = nil, now: Int64) throws(ProvisioningError) -> DeviceRecord {
+                                      relayOnly: Bool? = nil, brokerManaged: Bool? = nil, label: String? = nil,
+                                      now: Int64) throws(ProvisioningError) -> DeviceRecord {
         guard let index = devices.firstIndex(where: { $0.id == id }) else { throw .notFound("device \"\(id)\"") }
         var record = devices[index]
         if let role { record.role = role }
@@ -37,6 +40,7 @@ extension ProvisioningState {
         if let allow { record.allow = Self.normalized(allow) }
         if let relayOnly { record.relayOnly = relayOnly }
         if let brokerManaged { record.brokerManaged = brokerManaged }
+        if let label { record.label = label.isEmpty ? nil : label }
         record.updatedAt = max(now, record.createdAt)
         try Self.validate(record)
         devices[index] = record

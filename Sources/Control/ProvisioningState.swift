@@ -56,12 +56,15 @@ public struct DeviceRecord: Sendable, Equatable {
     public var relayOnly: Bool
     /// Whether rtcgate manages this client's broker account.
     public var brokerManaged: Bool
+    /// A human name viewers see in `DIRECTORY` ("Front door"): 1–64 bytes, no control characters.
+    public var label: String?
     /// Unix seconds.
     public var createdAt: Int64
     public var updatedAt: Int64
 
     public init(id: String, role: DeviceRole, groups: [String] = [], allow: [String] = [], relayOnly: Bool = false,
-                brokerManaged: Bool = false, createdAt: Int64, updatedAt: Int64? = nil) {
+                brokerManaged: Bool = false, label: String? = nil, createdAt: Int64, updatedAt: Int64? = nil) {
+        self.label = label
         self.id = id
         self.role = role
         self.groups = groups
@@ -152,6 +155,10 @@ public struct ProvisioningState: Sendable, Equatable {
         try validateNameList(device.allow, what: "allowed peer id", of: device.id)
         if let reserved = device.allow.first(where: { $0.hasPrefix("_") }) {
             throw .invalid("device \"\(device.id)\": allowed peer id \"\(reserved)\" is reserved (starts with '_')")
+        }
+        if let label = device.label,
+           label.utf8.isEmpty || label.utf8.count > 64 || label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw .invalid("device \"\(device.id)\": label must be 1-64 bytes without control characters")
         }
         guard device.createdAt >= 0, device.updatedAt >= device.createdAt else {
             throw .invalid("device \"\(device.id)\": createdAt/updatedAt must be unix seconds with updatedAt ≥ createdAt")

@@ -119,6 +119,7 @@ package struct MetricsCollector {
         counter("signaling_presence_changes_total", "Presence changes.", UInt64(counters.presenceOffline), [("state", "offline")])
         counter("signaling_client_table_full_total", "Presence or requests refused because the client table was full (signal-max-clients).", UInt64(counters.clientTableFull))
         counter("signaling_ice_configs_total", "ICE_CONFIG messages issued (replies and pushes).", UInt64(counters.iceConfigsIssued + counters.icePushes))
+        counter("signaling_directories_total", "DIRECTORY messages sent (replies and pushes).", UInt64(counters.directoriesSent))
     }
 
     /// The control socket.

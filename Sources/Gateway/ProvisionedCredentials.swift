@@ -21,7 +21,7 @@ package struct ProvisionedCredentials {
         secrets = state.activeRestSecrets(now: now).map(\.secret)
         clients = state.devices.map { device in
             ClientRecord(id: device.id, role: device.role == .viewer ? .viewer : .device, groups: Set(device.groups),
-                         allow: Set(device.allow), relayOnly: device.relayOnly)
+                         allow: Set(device.allow), relayOnly: device.relayOnly, label: device.label)
         }
     }
 }

@@ -25,26 +25,28 @@ extension ManagementService {
             }
             return .object(members)
         case "device.add":
-            try request.requireOnlyArgs(["id", "role", "groups", "allow", "relayOnly", "broker"])
+            try request.requireOnlyArgs(["id", "role", "groups", "allow", "relayOnly", "broker", "label"])
             let role = try Self.role(try request.optionalString("role") ?? "device")
             let id = try request.string("id")
             let groups = try request.optionalStringArray("groups") ?? []
             let allow = try request.optionalStringArray("allow") ?? []
             let relayOnly = try request.optionalBool("relayOnly") ?? false
+            let label = try request.optionalString("label")
             let device = try change { state throws(ProvisioningError) in
-                try state.addDevice(id: id, role: role, groups: groups, allow: allow, relayOnly: relayOnly, now: Self.now())
+                try state.addDevice(id: id, role: role, groups: groups, allow: allow, relayOnly: relayOnly, label: label, now: Self.now())
             }
             logger.notice("device added", metadata: ["id": "\(id)", "role": "\(role.rawValue)", "groups": "\(groups.joined(separator: ","))"])
             return ["device": Self.json(device)]
         case "device.update":
-            try request.requireOnlyArgs(["id", "role", "groups", "allow", "relayOnly"])
+            try request.requireOnlyArgs(["id", "role", "groups", "allow", "relayOnly", "label"])
             let id = try request.string("id")
             let role = try request.optionalString("role").map { text throws(ControlFailure) in try Self.role(text) }
             let groups = try request.optionalStringArray("groups")
             let allow = try request.optionalStringArray("allow")
             let relayOnly = try request.optionalBool("relayOnly")
+            let label = try request.optionalString("label")
             let device = try change { state throws(ProvisioningError) in
-                try state.updateDevice(id: id, role: role, groups: groups, allow: allow, relayOnly: relayOnly, now: Self.now())
+                try state.updateDevice(id: id, role: role, groups: groups, allow: allow, relayOnly: relayOnly, label: label, now: Self.now())
             }
             logger.notice("device updated", metadata: ["id": "\(id)"])
             return ["device": Self.json(device)]
@@ -138,10 +140,15 @@ extension ManagementService {
     }
 
     package static func json(_ device: DeviceRecord) -> JSONValue {
-        ["id": .string(device.id), "role": .string(device.role.rawValue), "groups": .array(device.groups.map(JSONValue.string)),
+        var json: JSONValue = ["id": .string(device.id), "role": .string(device.role.rawValue), "groups": .array(device.groups.map(JSONValue.string)),
          "allow": .array(device.allow.map(JSONValue.string)), "relayOnly": .bool(device.relayOnly),
          "broker": .bool(device.brokerManaged), "createdAt": .number(JSONNumber(Int(device.createdAt))),
          "updatedAt": .number(JSONNumber(Int(device.updatedAt)))]
+        if let label = device.label, case .object(var members) = json {
+            members.append(("label", .string(label)))
+            json = .object(members)
+        }
+        return json
     }
 
     package static func json(_ user: TurnUserRecord) -> JSONValue {

@@ -100,7 +100,7 @@ struct Envelope {
                 throw bad("field 'body.reason' must be one of \(names)")
             }
             endReason = reason
-        case .iceConfigRequest:
+        case .iceConfigRequest, .directoryRequest:
             break
         }
     }

@@ -102,6 +102,8 @@ public struct SignalingCounters: Sendable, Equatable {
     public var icePushes = 0
     /// ICE_CONFIGs sent without TURN credentials (the minter returned nil).
     public var iceWithoutCredentials = 0
+    /// DIRECTORY messages sent (replies and pushes).
+    public var directoriesSent = 0
 
     public init() {}
 }

@@ -13,8 +13,12 @@ public struct ClientRecord: Sendable, Equatable {
     public var allow: Set<String>
     /// When set, sessions involving this client carry relay candidates only (see `RelayOnlyFilter`).
     public var relayOnly: Bool
+    /// A human name shown to viewers in `DIRECTORY` ("Front door"), at most 64 bytes.
+    public var label: String?
 
-    public init(id: String, role: ClientRole, groups: Set<String> = [], allow: Set<String> = [], relayOnly: Bool = false) {
+    public init(id: String, role: ClientRole, groups: Set<String> = [], allow: Set<String> = [], relayOnly: Bool = false,
+                label: String? = nil) {
+        self.label = label
         self.id = id
         self.role = role
         self.groups = groups

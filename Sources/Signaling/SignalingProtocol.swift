@@ -39,12 +39,13 @@ enum ClientMessageType: String {
     case candidates = "CANDIDATES"
     case end = "END"
     case iceConfigRequest = "ICE_CONFIG_REQUEST"
+    case directoryRequest = "DIRECTORY_REQUEST"
 
     /// Types only rtcgate sends; a client sending them gets `bad-request`.
-    static let gatewayOnly: Set<String> = ["STATUS", "PEER_STATUS", "GO_AWAY", "ICE_CONFIG"]
+    static let gatewayOnly: Set<String> = ["STATUS", "PEER_STATUS", "GO_AWAY", "ICE_CONFIG", "DIRECTORY"]
 
     /// Whether `sid` and `to` are required.
-    var isSessionMessage: Bool { self != .iceConfigRequest }
+    var isSessionMessage: Bool { self != .iceConfigRequest && self != .directoryRequest }
 }
 
 /// A refusal of an `up` message: becomes an error `STATUS`.

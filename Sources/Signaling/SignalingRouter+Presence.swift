@@ -42,6 +42,7 @@ extension SignalingRouter {
         clients[id] = state
         guard !wasOnline else { return }
         stats.presenceOnline += 1
+        if policy.record(id)?.role == .device { pushDirectory(changed: id, into: &out) }
         if let window = returnWindows.removeValue(forKey: id), window.deadlineMs > now {
             for peer in window.peers {
                 notify(GatewayMessages.peerStatus(peer: id, online: true), to: peer, into: &out)
@@ -58,6 +59,8 @@ extension SignalingRouter {
             state.lastSeenMs = now
             clients[id] = state
             stats.presenceOffline += 1
+            directoryWatchers.remove(id)
+            if policy.record(id)?.role == .device { pushDirectory(changed: id, into: &out) }
         }
         var told: [String] = []
         for session in sessions.filter({ $0.key.involves(id) }) {

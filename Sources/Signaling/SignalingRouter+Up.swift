@@ -45,6 +45,12 @@ extension SignalingRouter {
             updated.lastSeenMs = clock.monotonicMs
             clients[sender] = updated
         }
+        if envelope.type == .directoryRequest {
+            try takeToken(sender: sender, type: .directoryRequest, nowMs: clock.monotonicMs)
+            answerDirectory(sender: sender, mid: envelope.mid, correlation: correlation, into: &out)
+            context.answered = true
+            return
+        }
         if envelope.type == .iceConfigRequest {
             let body = iceConfigBody(for: senderRecord, clock: clock)
             stats.iceConfigsIssued += 1
@@ -94,7 +100,7 @@ extension SignalingRouter {
         case .end:
             guard sessions.remove(key) != nil else { throw Refusal(.notFound, "no such session") }
             stats.sessionsEnded[envelope.endReason ?? .hangup] += 1
-        case .iceConfigRequest:
+        case .iceConfigRequest, .directoryRequest:
             break
         }
         let relayOnly = senderRecord.relayOnly || targetRecord.relayOnly
@@ -103,14 +109,14 @@ extension SignalingRouter {
     }
 
     private func takeToken(sender: String, type: ClientMessageType, nowMs: UInt64) throws(Refusal) {
-        guard type == .offer || type == .answer || type == .candidates else { return }
+        guard type == .offer || type == .answer || type == .candidates || type == .directoryRequest else { return }
         guard ensureClient(sender, nowMs: nowMs), var state = clients[sender] else {
             throw Refusal(.resources, "client table full")
         }
         let outcome = type == .candidates ? state.candidateBucket.take(nowMs: nowMs) : state.sdpBucket.take(nowMs: nowMs)
         clients[sender] = state
         if case .limited(let retry) = outcome {
-            let what = type == .candidates ? "CANDIDATES" : "OFFER/ANSWER"
+            let what = type == .candidates ? "CANDIDATES" : type == .directoryRequest ? "OFFER/ANSWER/DIRECTORY_REQUEST" : "OFFER/ANSWER"
             throw Refusal(.rateLimited, "too many \(what) messages", retryAfterMs: retry)
         }
     }

@@ -16,6 +16,9 @@ public final class SignalingRouter {
     var returnWindows: [String: (deadlineMs: UInt64, peers: [String])] = [:]
     var isShuttingDown = false
     var stats = SignalingCounters()
+    /// Clients that asked for the directory: pushed updates while online (at most one entry per
+    /// provisioned client).
+    var directoryWatchers: Set<String> = []
 
     /// The protocol's topics under `config.topicPrefix`.
     public let topics: SignalingTopics
@@ -77,6 +80,7 @@ public final class SignalingRouter {
         }
         clients.removeAll { policy.record($0) == nil }
         returnWindows = returnWindows.filter { policy.record($0.key) != nil }
+        pushDirectory(changed: nil, into: &out)
     }
 
     // MARK: - Output helpers

@@ -18,11 +18,13 @@ extension Rtcgate.Ctl {
             @Option(name: .long, help: "A client it may signal with regardless of groups (repeat).") var allow: [String] = []
             @Flag(name: .long, help: "Only relay candidates to and from its peers.") var relayOnly = false
             @Flag(name: .long, help: "Create its broker login too (dynamic security).") var broker = false
+            @Option(name: .long, help: "A human name viewers see in their directory (1-64 bytes).") var label: String?
             func run() throws {
                 var args: [(String, JSONValue)] = [("id", .string(id)), ("role", .string(role)),
                                                     ("groups", .array(group.map(JSONValue.string))),
                                                     ("allow", .array(allow.map(JSONValue.string))), ("relayOnly", .bool(relayOnly))]
                 if broker { args.append(("broker", .bool(true))) }
+                if let label { args.append(("label", .string(label))) }
                 try options.run("device.add", args)
             }
         }
@@ -35,19 +37,21 @@ extension Rtcgate.Ctl {
         }
 
         struct Update: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Change a client's role, groups, allow list or relay-only policy.")
+            static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a client's role, groups, allow list, relay-only policy or label.", aliases: ["set"])
             @OptionGroup var options: CtlOptions
             @Argument var id: String
             @Option(name: .long) var role: String?
             @Option(name: .long, help: "Replace the groups (repeat; --group '' for none).") var group: [String] = []
             @Option(name: .long, help: "Replace the allow list (repeat; --allow '' for none).") var allow: [String] = []
             @Option(name: .long, help: "true or false.") var relayOnly: Bool?
+            @Option(name: .long, help: "A human name viewers see in their directory; '' removes it.") var label: String?
             func run() throws {
                 var args: [(String, JSONValue)] = [("id", .string(id))]
                 if let role { args.append(("role", .string(role))) }
                 if !group.isEmpty { args.append(("groups", .array(group.filter { !$0.isEmpty }.map(JSONValue.string)))) }
                 if !allow.isEmpty { args.append(("allow", .array(allow.filter { !$0.isEmpty }.map(JSONValue.string)))) }
                 if let relayOnly { args.append(("relayOnly", .bool(relayOnly))) }
+                if let label { args.append(("label", .string(label))) }
                 try options.run("device.update", args)
             }
         }
