@@ -42,8 +42,10 @@ package struct TLSOptions {
         settings.ports = ports
         settings.maxConnections = maxConnections
         settings.handshakesPerSecond = handshakesPerSecond == 0 ? 0 : max(1, handshakesPerSecond / UInt32(max(workers, 1)))
-        settings.handshakesPerSourcePerSecond = handshakesPerSourcePerSecond
-        settings.handshakesPerSourceBurst = max(handshakesPerSourceBurst, 1)
+        // SO_REUSEPORT spreads one source over every worker: each keeps its share.
+        let shares = UInt32(max(workers, 1))
+        settings.handshakesPerSourcePerSecond = max(1, handshakesPerSourcePerSecond / shares)
+        settings.handshakesPerSourceBurst = max(1, handshakesPerSourceBurst / shares)
         settings.handshakeTimeoutMillis = handshakeTimeoutSeconds * 1_000
         return settings
     }

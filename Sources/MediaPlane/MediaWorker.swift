@@ -181,7 +181,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
             connection.send(UnsafeRawBufferPointer(rebasing: tcpResponse[0..<length]), loop: loop)
         }
         flushToPeers()  // the frame's bytes are only valid during this call
-        flushStreams()
+        // (TLS replies leave when the connection has read everything: StreamListener.flushQueued)
     }
 
     /// Sends the TLS records queued while handling a batch.

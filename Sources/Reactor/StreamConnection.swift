@@ -7,6 +7,8 @@ public enum StreamCloseReason: Int, CaseIterable, Sendable {
     /// TLS: the handshake failed (plaintext, garbage, no shared cipher, untrusted), did not
     /// finish in time, or the peer tried to renegotiate.
     case handshakeFailed, handshakeTimeout, renegotiation
+    /// TLS: an unfinished handshake closed to make room in a full table.
+    case handshakeEvicted
     /// A snake_case label for logs and metrics.
     public var label: String {
         switch self {
@@ -21,6 +23,7 @@ public enum StreamCloseReason: Int, CaseIterable, Sendable {
         case .handshakeFailed: "handshake_failed"
         case .handshakeTimeout: "handshake_timeout"
         case .renegotiation: "renegotiation"
+        case .handshakeEvicted: "handshake_evicted"
         }
     }
 
@@ -90,6 +93,8 @@ public final class StreamConnection: EventHandler {
     public var isOpen: Bool { fd >= 0 }
 
     func open(fd: Int32, peer: SocketAddress, loop: EventLoop, now: UInt64, session: StreamSession? = nil) throws(SystemError) {
+        // Registered first: if that fails the record stays free (fd -1), never half open.
+        registration = try loop.register(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, handler: self)
         self.fd = fd
         self.peer = peer
         self.session = session
@@ -103,7 +108,6 @@ public final class StreamConnection: EventHandler {
         pendingEnd = 0
         wantsWrite = false
         lastActivity = now
-        registration = try loop.register(fd: fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, handler: self)
     }
 
     public func handleEvents(_ events: UInt32, loop: EventLoop) {
@@ -112,12 +116,14 @@ public final class StreamConnection: EventHandler {
             advanceHandshake(loop: loop)
             guard fd >= 0, handshakeComplete else { return }
             readAvailable(loop: loop)  // the client's first records may already be in
+            owner?.flushQueued()
             return
         }
         if events & EPOLLOUT.rawValue != 0 { flush(loop: loop) }
         guard fd >= 0 else { return }
         if events & (EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 || sessionWantsWrite {
             readAvailable(loop: loop)
+            owner?.flushQueued()  // the replies to everything just read: one record, one write
         }
     }
 
@@ -175,8 +181,14 @@ public final class StreamConnection: EventHandler {
     private func readAvailable(loop: EventLoop) {
         // Bounded: at most 16 reads per readiness event, so one busy peer cannot starve others;
         // but never leave plaintext inside a session, where epoll cannot see it.
-        for _ in 0..<16 {
+        // Reads served from records already inside the session do not count against the 16
+        // (they cost no syscall and epoll cannot report them), up to a hard bound.
+        var socketReads = 0
+        for _ in 0..<256 {
             guard fd >= 0 else { return }
+            let buffered = session?.hasBufferedPlaintext ?? false
+            if socketReads >= 16 && !buffered { return }
+            if !buffered { socketReads += 1 }
             let space = receiveBuffer.count - received
             if space == 0 {
                 close(reason: .frameTooLarge, loop: loop)
@@ -194,8 +206,8 @@ public final class StreamConnection: EventHandler {
                 return
             }
         }
-        // Out of turns with records still inside the session: come back on the next loop turn
-        // (writability fires at once), since the socket may have nothing left to wake us.
+        // Still records inside the session after the hard bound (a peer streaming partial
+        // records): come back on the next loop turn through writability.
         if fd >= 0, let session, session.hasBufferedPlaintext {
             sessionWantsWrite = true
             updateInterest(loop: loop)

@@ -125,6 +125,7 @@ public final class StreamListener: EventHandler, TimerHandler {
                 }
             }
             if client < 0 { return }  // EAGAIN, or a transient error such as EMFILE/ECONNABORTED
+            if freeRecords.isEmpty, sessions != nil { evictOldestHandshake() }
             guard let record = freeRecords.popLast() else {
                 counters.refusedFull &+= 1
                 close(client)
@@ -159,6 +160,16 @@ public final class StreamListener: EventHandler, TimerHandler {
                 freeRecords.append(record)
             }
         }
+    }
+
+    /// A full TLS table makes room by closing its oldest unfinished handshake (a client that
+    /// connected and said nothing must not hold a record against new clients until its timeout).
+    private func evictOldestHandshake() {
+        var oldest: StreamConnection?
+        for connection in connections where connection.isOpen && !connection.handshakeComplete {
+            if oldest == nil || connection.openedAt < oldest!.openedAt { oldest = connection }
+        }
+        oldest?.close(reason: .handshakeEvicted, loop: loop)
     }
 
     public func timerFired(context: UInt64, now: UInt64) {

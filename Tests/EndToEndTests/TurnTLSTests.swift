@@ -139,17 +139,38 @@ final class TurnTLSTests: XCTestCase {
         }, "\(after)")
         XCTAssertEqual(after["tls_connections_open"]?.intValue, 2, "\(after)")
         held.removeAll()
-        // Other sources (127.0.0.2 and .3 have budgets of their own) fill the 3 records.
+        // Other sources (127.0.0.2 and .3 have budgets of their own) fill the 3 records with
+        // silent connections; a fourth evicts the oldest unfinished handshake instead of
+        // being refused.
         XCTAssertTrue(holds(within: 3) { (try? stats(gateway))?["tls_connections_open"]?.intValue == 0 })
         var fromOthers: [Int32] = []
         defer { for fd in fromOthers { close(fd) } }
         for source in ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"] { fromOthers.append(try connectTCP(from: source, to: tlsPort)) }
         XCTAssertTrue(holds(within: 3) {
             after = (try? stats(gateway)) ?? after
-            return after["tls_connections_refused_total"]?["reason=table_full"]?.intValue == 1
+            return closed(after, "handshake_evicted") == 1
         }, "\(after)")
         XCTAssertEqual(after["tls_connections_open"]?.intValue, 3, "\(after)")
+        XCTAssertEqual(after["tls_connections_refused_total"]?["reason=table_full"]?.intValue, 0, "\(after)")
         gateway.stopCleanly()
+
+        // A table full of finished handshakes refuses the next connection and counts it.
+        let (full, fullPort, _) = try startGateway(certificates, flags: ["--tls-max-connections", "2"])
+        let openssl = TestPaths.tool("openssl") ?? "/usr/bin/openssl"
+        let clients = try (0..<2).map { _ in
+            try BackgroundTool("/bin/sh", ["-c", "sleep 6 | \(openssl) s_client -connect 127.0.0.1:\(fullPort) -CAfile \(certificates.caPath)"])
+        }
+        var fullStats = try stats(full)
+        XCTAssertTrue(holds(within: 5) {
+            fullStats = (try? stats(full)) ?? fullStats
+            return fullStats["tls_handshakes_total"]?.intValue == 2
+        }, "\(fullStats)")
+        let extra = try TCPClient(connectTo: "127.0.0.1", port: fullPort)
+        XCTAssertNil(extra.read(exactly: 1, timeout: 2), "closed at once")
+        fullStats = try stats(full)
+        XCTAssertEqual(fullStats["tls_connections_refused_total"]?["reason=table_full"]?.intValue, 1, "\(fullStats)")
+        withExtendedLifetime(clients) {}
+        full.stopCleanly()
     }
 
     /// `ctl status` and Prometheus show the certificate; within 14 days of expiry, a warning.
