@@ -93,6 +93,9 @@ def parse_args(argv):
     p.add_argument("--allow-direct", action="store_true",
                    help="do not fail when the selected local candidate is not a relay one")
     p.add_argument("--verbose", action="store_true", help="log every MQTT message to stderr")
+    p.add_argument("--video-frames", type=int, default=0,
+                   help="answerer: send a test-pattern video track (a camera); offerer: also receive "
+                        "video and require this many decoded frames before hanging up")
     args = p.parse_args(argv)
     host, sep, port = args.broker.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -444,6 +447,8 @@ class Call:
         self.got_answer = sig.loop.create_future()
         self.sent = self.received = 0
         self.live = False  # the gateway has a session for our sid (OFFER accepted or received)
+        self.frames = 0  # video frames decoded (offerer with --video-frames)
+        self.video_done = asyncio.Event()
         self.ended = False
 
     def fail(self, exc):
@@ -532,6 +537,9 @@ class Call:
         return await self.sig.request(typ, body, sid=self.sig.sid, to=self.args.peer)
 
     async def answer(self, offer_msg):
+        if self.args.video_frames:  # a camera: its test pattern goes out on the offered video line
+            from test_pattern import TestPatternTrack
+            self.pc.addTrack(TestPatternTrack())
         await self.pc.setRemoteDescription(
             RTCSessionDescription(sdp=offer_msg["body"]["sdp"], type="offer"))
         await self.remote_applied()
@@ -578,6 +586,17 @@ class Call:
 
         pump = asyncio.ensure_future(self.pump())
         try:
+            if args.role == "offerer" and args.video_frames:
+                self.pc.addTransceiver("video", direction="recvonly")
+
+                @self.pc.on("track")
+                def _track(track):
+                    async def count():
+                        while self.frames < args.video_frames:
+                            await track.recv()
+                            self.frames += 1
+                        self.video_done.set()
+                    asyncio.ensure_future(count())
             if args.role == "offerer":
                 dc = self.pc.createDataChannel("rtcgate-test")
                 self.wire_channel(dc)
@@ -607,6 +626,8 @@ class Call:
                 await self.guard(channel, "the data channel from the offerer")
             await self.guard(self.exchange_done.wait(),
                              f"{args.messages} messages each way on the data channel")
+            if args.role == "offerer" and args.video_frames:
+                await self.guard(self.video_done.wait(), f"{args.video_frames} decoded video frames")
 
             ice, pair = selected_pair(self.pc)
             if pair is None:
@@ -636,6 +657,7 @@ class Call:
                     if end.get("from") != args.peer or (end.get("body") or {}).get("reason") != "hangup":
                         raise PeerError(f"unexpected END: {json.dumps(end)}")
             return {"ok": True, "role": args.role, "sent": self.sent, "received": self.received,
+                    "videoFrames": self.frames,
                     "localCandidateType": local_type, "remoteCandidateTypes": remote_types}
         finally:
             pump.cancel()

@@ -37,13 +37,13 @@ final class SignalingWebRTCTests: XCTestCase {
         return (json, "stdout:\n\(stdout)\nstderr:\n\(stderr.suffix(4000))")
     }
 
-    private func runCall(mqtt: String) throws {
+    private func runCall(mqtt: String, videoFrames: Int = 0) throws {
         let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only",
                                              "viewer-1": "role=viewer groups=home"])
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let common = ["--broker", "127.0.0.1:\(rig.broker.port)", "--password", SignalingRig.password, "--messages", "5",
-                      "--timeout", "45", "--mqtt", mqtt]
+                      "--timeout", "45", "--mqtt", mqtt] + (videoFrames > 0 ? ["--video-frames", "\(videoFrames)"] : [])
         let answerer = try startPeer(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer"],
                                      directory: directory, name: "answerer")
         // The offerer may only start once rtcgate has seen the answerer online.
@@ -67,6 +67,7 @@ final class SignalingWebRTCTests: XCTestCase {
             let remote = json["remoteCandidateTypes"] as? [String] ?? []
             XCTAssertFalse(remote.isEmpty, role)
             XCTAssertTrue(remote.allSatisfy { $0 == "relay" }, "\(role) saw \(remote)")
+            if role == "offerer" { XCTAssertGreaterThanOrEqual(json["videoFrames"] as? Int ?? 0, videoFrames, "decoded frames") }
         }
         let exit = rig.gateway.stopCleanly()
         let counters = logFields(exit.log, lineContaining: "final counters") ?? [:]
@@ -79,5 +80,11 @@ final class SignalingWebRTCTests: XCTestCase {
 
     func testTwoAiortcPeersOpenADataChannelOverTheRelayMQTT311() throws {
         try runCall(mqtt: "3")
+    }
+
+    /// The camera (answerer) sends its test-pattern video (Tests/Clients/test_pattern.py); the
+    /// viewer decodes 30 frames of it through the relay.
+    func testCameraVideoReachesTheViewerOverTheRelay() throws {
+        try runCall(mqtt: "5", videoFrames: 30)
     }
 }
