@@ -83,12 +83,13 @@ final class SignalingRig {
     /// With `dynsec`, the broker runs the dynamic security plugin (`packaging/mosquitto/dynsec`)
     /// and rtcgate manages device logins (`--broker-dynsec`); `clients` and `brokerUsers` then
     /// get no broker login (devices get theirs from `rtcgate ctl device add --broker`).
+    /// `webSockets`: a folder the broker serves from a `ws` listener too (browser tests).
     init(clients: [String: String], extraConfig: String = "", flags: [String] = [], brokerUsers: [String] = [],
-         dynsec: Bool = false) throws {
+         dynsec: Bool = false, webSockets: String? = nil) throws {
         var users = ["rtcgate": Self.password]
         for id in clients.keys { users[id] = Self.password }
         for id in brokerUsers { users[id] = Self.password }
-        broker = try MosquittoBroker(dynsec ? .dynsec(adminPassword: Self.password) : .rtcgate(users: users))
+        broker = try MosquittoBroker(dynsec ? .dynsec(adminPassword: Self.password) : .rtcgate(users: users), webSockets: webSockets)
         let lines = clients.sorted { $0.key < $1.key }.map { "signal-client = \($0.key) \($0.value)" }
         let config = (lines + [
             "mqtt-host = 127.0.0.1", "mqtt-port = \(broker.port)", "mqtt-user = rtcgate", "mqtt-password = \(Self.password)",

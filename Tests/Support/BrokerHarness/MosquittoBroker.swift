@@ -48,8 +48,14 @@ public final class MosquittoBroker {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// - Parameter gatewayUsers: broker users of further rtcgate instances (`.rtcgate` only).
-    public init(_ setup: Setup, port: UInt16? = nil, gatewayUsers: [String] = []) throws {
+    /// The MQTT-over-WebSockets port (`webSockets` given), which serves `webSockets` over HTTP.
+    public private(set) var webSocketsPort: UInt16?
+
+    /// - Parameters:
+    ///   - gatewayUsers: broker users of further rtcgate instances (`.rtcgate` only).
+    ///   - webSockets: a folder to serve (http_dir) from a plain `ws` listener on loopback, as the
+    ///     dev broker does (`packaging/mosquitto/rtcgate-dev.conf`), under the same logins and ACL.
+    public init(_ setup: Setup, port: UInt16? = nil, gatewayUsers: [String] = [], webSockets: String? = nil) throws {
         guard Self.tool("mosquitto") != nil else {
             throw BrokerHarnessError("mosquitto is not installed (packaging/dev/setup.sh installs it)")
         }
@@ -82,6 +88,12 @@ public final class MosquittoBroker {
             try Self.writePasswords(users, to: directory + "/rtcgate.passwd")
         case .dynsec(let adminPassword):
             lines += try Self.prepareDynsec(in: directory, adminPassword: adminPassword)
+        }
+        if let webSockets {
+            let wsPort = try Self.freeTCPPort()
+            webSocketsPort = wsPort
+            lines += ["listener \(wsPort) 127.0.0.1", "protocol websockets", "socket_domain ipv4", "http_dir \(webSockets)",
+                      "use_username_as_clientid true"]
         }
         lines += ["log_dest file \(logPath)", "log_type error", "log_type warning", "log_type notice",
                   "log_type information"]

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A real Chromium calls a camera through rtcgate with the JavaScript client the gateway serves.
+
+Headless Debian Chromium (selenium, /usr/bin/chromedriver) opens a page of the broker's
+WebSockets listener (same origin as packaging/web), imports `/rtcgate.js` (which imports
+`/mqtt.js`) and, as --id: connects (Last Will, presence), waits for --camera to be online in its
+DIRECTORY, calls it, waits until --frames video frames are decoded (getStats framesDecoded),
+reads the selected candidate pair, hangs up and disconnects. Prints one JSON line:
+  {"ok": true, "directory": [...], "framesDecoded": 31, "firstFrameMs": 250, "localType": "relay",
+   "remoteType": "relay", "protocol": "udp", "seconds": 1.9}
+Exit 0 only when every step passed. Every wait is bounded.
+
+Usage: chromium_viewer.py --base http://127.0.0.1:PORT --id viewer-1 --password P --camera cam-1
+                          [--frames 30] [--timeout 30] [--screenshot FILE]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chromium_turns import CHROMEDRIVER, CHROMIUM, descendants  # noqa: E402
+
+SCRIPT = r"""
+const [cfg, done] = [arguments[0], arguments[arguments.length - 1]];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const within = (promise, ms, what) => Promise.race([promise,
+  sleep(ms).then(() => { throw new Error(`timed out waiting for ${what}`); })]);
+(async () => {
+  // The way a page of the gateway loads the client (packaging/web/load.js: mosquitto's http_dir
+  // sends no Content-Type, which module scripts need).
+  await new Promise((resolve, reject) => {
+    const tag = Object.assign(document.createElement("script"), { src: "/load.js", onload: resolve, onerror: reject });
+    document.head.append(tag);
+  });
+  const { RtcgateClient } = await window.rtcgateImport();
+  const out = { steps: [] };
+  const client = new RtcgateClient({ url: `ws://${location.host}/mqtt`, clientId: cfg.id, password: cfg.password });
+  let seen;
+  const online = new Promise((resolve) => {
+    client.ondirectory = (devices) => { out.directory = devices;
+      if (devices.some((d) => d.id === cfg.camera && d.online)) resolve(); };
+  });
+  await within(client.connect(), 10000, "the connection");
+  out.steps.push("connected");
+  await within(online, 10000, `${cfg.camera} online in the directory`);
+  out.steps.push("directory");
+  const started = performance.now();
+  const call = client.call(cfg.camera);
+  const video = document.createElement("video");
+  Object.assign(video, { autoplay: true, muted: true, playsInline: true });
+  document.body.append(video);
+  call.ontrack = (track, stream) => { video.srcObject = stream || new MediaStream([track]); };
+  let ended = null;
+  call.onend = (reason, error) => { ended = error ? `${reason}: ${error.message}` : reason; };
+  let figures = {};
+  while (performance.now() - started < cfg.timeoutMs) {
+    if (ended) throw new Error(`the call ended: ${ended}`);
+    figures = await call.figures();
+    if (figures.framesDecoded > 0 && out.firstFrameMs === undefined) out.firstFrameMs = Math.round(performance.now() - started);
+    if ((figures.framesDecoded || 0) >= cfg.frames) break;
+    await sleep(50);
+  }
+  out.figures = figures;
+  out.callMs = Math.round(performance.now() - started);
+  await call.hangup();
+  await client.close();
+  out.steps.push("hung up");
+  return out;
+})().then(done, (e) => done({ error: String(e && e.message || e) }));
+"""
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--base", required=True, help="http://127.0.0.1:PORT of the broker's WebSockets listener")
+    p.add_argument("--id", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--camera", required=True)
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--screenshot")
+    args = p.parse_args()
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    result = {"ok": False}
+    tmp = tempfile.mkdtemp(prefix="chromium-viewer-")
+    driver, pids = None, []
+    started = time.monotonic()
+    try:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--autoplay-policy=no-user-gesture-required", "--user-data-dir=" + os.path.join(tmp, "profile")):
+            options.add_argument(flag)
+        os.environ["SE_OFFLINE"] = "true"
+        service = Service(executable_path=CHROMEDRIVER, log_output=os.path.join(tmp, "chromedriver.log"))
+        driver = webdriver.Chrome(service=service, options=options)
+        pids = descendants(service.process.pid)
+        driver.set_script_timeout(args.timeout + 25)
+        driver.get(args.base.rstrip("/") + "/README.md")  # any page of the origin: the module is imported
+        out = driver.execute_async_script(SCRIPT, {"id": args.id, "password": args.password, "camera": args.camera,
+                                                   "frames": args.frames, "timeoutMs": int(args.timeout * 1000)})
+        if args.screenshot:
+            driver.save_screenshot(args.screenshot)
+        pids = sorted(set(pids + descendants(service.process.pid)))
+        result.update(out or {"error": "no result from the page"})
+        figures = result.pop("figures", {}) or {}
+        result.update({k: figures.get(k) for k in ("framesDecoded", "localType", "remoteType", "protocol", "rttMs", "width", "height")})
+        result["ok"] = "error" not in result and (result.get("framesDecoded") or 0) >= args.frames
+    except Exception as e:  # noqa: BLE001
+        result["error"] = f"{type(e).__name__}: {e}"
+    finally:
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:  # noqa: BLE001
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["seconds"] = round(time.monotonic() - started, 2)
+    print(json.dumps(result), flush=True)
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()

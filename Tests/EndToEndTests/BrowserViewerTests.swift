@@ -1,0 +1,44 @@
+import Foundation
+import Glibc
+import JSON
+import TestSupport
+import XCTest
+
+/// A real Chromium, with only the JavaScript the gateway serves (`packaging/web`: rtcgate.js and
+/// mqtt.js, loaded from the broker's WebSockets listener), sees a relay-only camera online in its
+/// directory, calls it and decodes its video through rtcgate's relay; hanging up ends the session
+/// on the gateway. The camera is `Tests/Clients/camera_device.py` (aiortc, test pattern).
+final class BrowserViewerTests: XCTestCase {
+    func testChromiumCallsACameraThroughTheGateway() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+        }
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"],
+                                   webSockets: TestPaths.repoRoot + "/packaging/web")
+        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
+                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
+                                                           "--password", SignalingRig.password, "--duration", "60"])
+        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let screenshot = TestPaths.repoRoot + "/.build/browser-viewer-call.png"
+        let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py",
+                                                    "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
+                                                    "--password", SignalingRig.password, "--camera", "cam-1", "--frames", "30",
+                                                    "--timeout", "20", "--screenshot", screenshot], timeout: 90)
+        let report = try? JSONParser.parse(Array((viewer.stdout.split(separator: "\n").last ?? "").utf8))
+        XCTAssertEqual(report?["ok"]?.boolValue, true, viewer.stdout + viewer.stderr + "\ncamera:\n" + camera.output
+                       + "\nrtcgate:\n" + rig.gateway.log.suffix(3000))
+        XCTAssertGreaterThanOrEqual(report?["framesDecoded"]?.intValue ?? 0, 30)
+        XCTAssertLessThanOrEqual(report?["firstFrameMs"]?.intValue ?? .max, 5_000, "first frame within 5 s of the click")
+        XCTAssertEqual(report?["localType"]?.stringValue, "relay", "relay-only camera: the viewer's end is relayed")
+        XCTAssertEqual(report?["remoteType"]?.stringValue, "relay", "and so is the camera's")
+        XCTAssertEqual(report?["directory"]?.arrayValue?.first?["id"]?.stringValue, "cam-1")
+        XCTAssertTrue(holds(within: 5) {
+            (try? ctl(rig.gateway, ["status"]))?.json?["planes"]?["signaling"]?["sessions"]?.intValue == 0
+        }, "hanging up ended the session on the gateway")
+        kill(camera.process.processIdentifier, SIGTERM)
+        XCTAssertTrue(holds(within: 10) { !camera.process.isRunning })
+        XCTAssertTrue(camera.output.contains(#""answered": 1"#), camera.output)
+        rig.gateway.stopCleanly()
+    }
+}
