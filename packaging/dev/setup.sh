@@ -27,5 +27,5 @@ PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 if ! .venv/bin/python -c "import aioice, aiortc, paho.mqtt, amqtt, selenium" 2>/dev/null; then
   echo "setup: installing Python test clients into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0 amqtt==0.12.1 selenium==4.50.0
+  .venv/bin/pip install -q --disable-pip-version-check aioice==0.13.0 aiortc==1.16.0 paho-mqtt==2.1.0 amqtt==0.12.1 selenium==4.50.0 websockets==15.0.1
 fi

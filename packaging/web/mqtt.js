@@ -17,12 +17,7 @@ const strict = new TextDecoder("utf-8", { fatal: true }); // topic names must be
 function encodeLength(n) {
   if (n > MAX_REMAINING) throw new RangeError(`packet too large (${n} bytes)`);
   const out = [];
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    out.push(digit);
-  } while (n > 0);
+  do { out.push((n % 128) | (n >= 128 ? 0x80 : 0)); n = Math.floor(n / 128); } while (n > 0);
   return out;
 }
 
@@ -38,12 +33,21 @@ function decodeLength(bytes, pos) {
 }
 
 const u16 = (n) => [n >> 8, n & 0xff];
+const concat = (a, b) => { const c = new Uint8Array(a.length + b.length); c.set(a); c.set(b, a.length); return c; };
+const report = (err) => (globalThis.reportError || console.error)(err); // to the console, as uncaught
 
 /** A UTF-8 string (or bytes) with its 2-byte length prefix. */
 function lengthPrefixed(value) {
-  const bytes = value instanceof Uint8Array ? value : utf8.encode(String(value));
+  const bytes = toBytes(value);
   if (bytes.length > 0xffff) throw new RangeError("string longer than 65535 bytes");
   return [u16(bytes.length), bytes];
+}
+
+/** A payload as bytes: strings are UTF-8 encoded, Uint8Arrays taken as they are. */
+function toBytes(payload) {
+  if (payload instanceof Uint8Array) return payload;
+  if (typeof payload === "string") return utf8.encode(payload);
+  throw new TypeError(`expected a string or a Uint8Array, not ${typeof payload}`);
 }
 
 /** One packet: first byte, remaining length, then the parts in order (bytes, Uint8Arrays, nested arrays). */
@@ -155,14 +159,11 @@ export class MqttClient {
       if (!topic || /[+#\0]/.test(topic)) throw new Error(`invalid topic name ${JSON.stringify(topic)}`);
       return packet(0x30 | (qos << 1) | (retain ? 1 : 0), lengthPrefixed(topic), qos ? u16(id) : [], toBytes(payload));
     };
-    if (qos === 1) return this.#request("pub", build);
-    try {
+    return qos === 1 ? this.#request("pub", build) : new Promise((resolve) => {
       if (this.#state !== CONNECTED) throw new Error("not connected");
-      this.#write(build(0));
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      this.#write(build(0)); // a throw in the executor rejects the promise
+      resolve();
+    });
   }
 
   /**
@@ -174,9 +175,10 @@ export class MqttClient {
       try { this.#write(Uint8Array.of(0xe0, 0)); } catch { /* the socket is already going */ }
     }
     this.#end("closed by client");
-    let timer;
-    await Promise.race([this.#socketGone, new Promise((r) => { timer = setTimeout(r, this.#opts.connectTimeoutMs); })]);
-    clearTimeout(timer);
+    await new Promise((done) => {
+      const timer = setTimeout(done, this.#opts.connectTimeoutMs);
+      this.#socketGone.then(() => { clearTimeout(timer); done(); });
+    });
   }
 
   // A request awaiting an acknowledgement: a fresh packet id (1..65535, wrapping, skipping ids in use).
@@ -194,27 +196,19 @@ export class MqttClient {
   }
 
   #write(bytes) {
-    if (this.#ws?.readyState !== WebSocket.OPEN) throw new Error("not connected");
+    if (this.#ws?.readyState !== WebSocket.OPEN) throw new Error("the WebSocket is closing");
     this.#ws.send(bytes);
     this.#lastSent = performance.now();
   }
 
   // Runs fn; any exception (a malformed packet, a failed send) closes the connection with its message.
-  #guard(fn) {
-    try { fn(); } catch (err) { this.#end(err.message || String(err)); }
-  }
+  #guard(fn) { try { fn(); } catch (err) { this.#end(err.message || String(err)); } }
 
   // Appends a WebSocket message to the receive buffer and handles every whole packet in it.
   #receive(data) {
     if (!(data instanceof ArrayBuffer)) throw new Error("protocol error: text frame received");
     this.#lastReceived = performance.now();
-    let buf = new Uint8Array(data);
-    if (this.#rx.length) {
-      const joined = new Uint8Array(this.#rx.length + buf.length);
-      joined.set(this.#rx);
-      joined.set(buf, this.#rx.length);
-      buf = joined;
-    }
+    const buf = this.#rx.length ? concat(this.#rx, new Uint8Array(data)) : new Uint8Array(data);
     let at = 0;
     while (this.#state !== CLOSED) {
       const len = decodeLength(buf, at + 1);
@@ -237,13 +231,9 @@ export class MqttClient {
         if (this.#state !== CONNECTING) throw new Error("protocol error: second CONNACK");
         if (body.length !== 2 || body[0] > 1 || body[1] > 5) throw malformed(`bytes ${Array.from(body)}`);
         if (body[1] !== 0) throw new Error(`connection refused: ${CONNACK_REASONS[body[1]]}`);
-        const { resolve, timer } = this.#connect;
-        clearTimeout(timer);
-        this.#connect = null;
         this.#state = CONNECTED;
-        this.#lastReceived = performance.now();
         this.#schedulePing();
-        resolve();
+        this.#settle(null);
         return;
       }
       case 3: { // PUBLISH
@@ -260,7 +250,7 @@ export class MqttClient {
         try {
           this.onmessage?.(topic, payload, { retain: (flags & 1) === 1, qos });
         } catch (err) {
-          (globalThis.reportError || console.error)(err); // a handler's bug must not break the stream
+          report(err); // a bug in the handler must not break the stream
         }
         if (qos && this.#state === CONNECTED) this.#write(packet(0x40, u16(packetId)));
         return;
@@ -307,6 +297,13 @@ export class MqttClient {
     }), Math.max(0, due - performance.now()));
   }
 
+  // Settles connect(): resolved (err null) or rejected, once.
+  #settle(err) {
+    const c = this.#connect;
+    this.#connect = null;
+    if (c) { clearTimeout(c.timer); err ? c.reject(err) : c.resolve(); }
+  }
+
   // The end of the connection, whatever the cause; runs its effects only once.
   #end(reason) {
     if (this.#state === CLOSED) return;
@@ -320,23 +317,11 @@ export class MqttClient {
       if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
     }
     this.#rx = new Uint8Array(0);
-    if (this.#connect) {
-      clearTimeout(this.#connect.timer);
-      this.#connect.reject(new Error(reason));
-      this.#connect = null;
-    }
-    const pending = [...this.#pending.values()];
+    this.#settle(new Error(reason));
+    for (const { reject } of this.#pending.values()) reject(new Error(reason));
     this.#pending.clear();
-    for (const { reject } of pending) reject(new Error(reason));
     if (wasConnected) {
-      try { this.onclose?.(reason); } catch (err) { (globalThis.reportError || console.error)(err); }
+      try { this.onclose?.(reason); } catch (err) { report(err); }
     }
   }
-}
-
-/** A payload as bytes: strings are UTF-8 encoded, Uint8Arrays taken as they are. */
-function toBytes(payload) {
-  if (payload instanceof Uint8Array) return payload;
-  if (typeof payload === "string") return utf8.encode(payload);
-  throw new TypeError("payload must be a string or a Uint8Array");
 }
