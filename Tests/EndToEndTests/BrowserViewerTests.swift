@@ -41,4 +41,38 @@ final class BrowserViewerTests: XCTestCase {
         XCTAssertTrue(camera.output.contains(#""answered": 1"#), camera.output)
         rig.gateway.stopCleanly()
     }
+
+    /// The shipped viewer page (packaging/web/index.html) as a person uses it: sign in, the
+    /// camera online under its label, click, live video with the figures panel, hang up. A
+    /// screenshot of the call is kept at .build/viewer-page-call.png.
+    func testViewerPageSignsInCallsAndHangsUp() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+        }
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"],
+                                   webSockets: TestPaths.repoRoot + "/packaging/web")
+        XCTAssertEqual(try ctl(rig.gateway, ["device", "update", "cam-1", "--label", "Front door"]).status, 1,
+                       "cam-1 comes from the configuration file, not the store")
+        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
+                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
+                                                           "--password", SignalingRig.password, "--duration", "60"])
+        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let screenshot = TestPaths.repoRoot + "/.build/viewer-page-call.png"
+        let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
+                                                    "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
+                                                    "--password", SignalingRig.password, "--camera", "cam-1", "--frames", "30",
+                                                    "--timeout", "20", "--screenshot", screenshot], timeout: 90)
+        let report = try? JSONParser.parse(Array((viewer.stdout.split(separator: "\n").last ?? "").utf8))
+        XCTAssertEqual(report?["ok"]?.boolValue, true, viewer.stdout + viewer.stderr + "\ncamera:\n" + camera.output)
+        XCTAssertTrue(report?["callState"]?.stringValue?.hasPrefix("Live: cam-1") == true, "\(String(describing: report))")
+        XCTAssertTrue(report?["panel"]?.stringValue?.contains("yes, over UDP") == true, "relayed, shown: \(String(describing: report))")
+        XCTAssertEqual(report?["afterHangup"]?.stringValue, "Call ended")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot))
+        XCTAssertTrue(holds(within: 5) {
+            (try? ctl(rig.gateway, ["status"]))?.json?["planes"]?["signaling"]?["sessions"]?.intValue == 0
+        }, "hanging up on the page ended the session")
+        kill(camera.process.processIdentifier, SIGTERM)
+        rig.gateway.stopCleanly()
+    }
 }
