@@ -114,6 +114,17 @@ def drive_page(driver, args, result):
     result["panel"] = driver.find_element(By.ID, "figures").text.replace("\n", " | ")
     if args.screenshot:
         driver.save_screenshot(args.screenshot)
+    if args.kill_camera:  # the camera dies mid-call: the page must say so and show it offline
+        os.kill(args.kill_camera, signal.SIGKILL)
+        offline = f'li.camera[data-id="{args.camera}"].offline'
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (driver.find_elements(By.CSS_SELECTOR, offline)
+                                                   and driver.find_element(By.ID, "message").text):
+            time.sleep(0.1)
+        result["cameraShownOffline"] = bool(driver.find_elements(By.CSS_SELECTOR, offline))
+        result["offlineMessage"] = driver.find_element(By.ID, "message").text
+        result["afterHangup"] = driver.find_element(By.ID, "call-state").text
+        return figures
     driver.find_element(By.ID, "hangup").click()
     time.sleep(0.5)
     result["afterHangup"] = driver.find_element(By.ID, "call-state").text
@@ -130,6 +141,7 @@ def main():
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--screenshot")
     p.add_argument("--page", action="store_true", help="drive the shipped viewer page instead of the bare client")
+    p.add_argument("--kill-camera", type=int, metavar="PID", help="--page: SIGKILL this camera mid-call and check the page")
     args = p.parse_args()
 
     from selenium import webdriver

@@ -75,4 +75,32 @@ final class BrowserViewerTests: XCTestCase {
         kill(camera.process.processIdentifier, SIGTERM)
         rig.gateway.stopCleanly()
     }
+
+    /// A camera that dies mid-call (SIGKILL: its Last Will) shows offline in the page's
+    /// directory, and the page says why the call ended.
+    func testCameraGoingOfflineMidCallIsShown() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+        }
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"],
+                                   webSockets: TestPaths.repoRoot + "/packaging/web")
+        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
+                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
+                                                           "--password", SignalingRig.password, "--duration", "60"])
+        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
+                                                    "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
+                                                    "--password", SignalingRig.password, "--camera", "cam-1", "--frames", "10",
+                                                    "--timeout", "20", "--kill-camera", "\(camera.process.processIdentifier)"],
+                                 timeout: 90)
+        let report = try? JSONParser.parse(Array((viewer.stdout.split(separator: "\n").last ?? "").utf8))
+        XCTAssertEqual(report?["cameraShownOffline"]?.boolValue, true, viewer.stdout + viewer.stderr)
+        XCTAssertTrue(report?["offlineMessage"]?.stringValue?.contains("offline") == true, viewer.stdout)
+        XCTAssertEqual(report?["afterHangup"]?.stringValue, "Call ended", viewer.stdout)
+        XCTAssertTrue(holds(within: 5) {
+            (try? ctl(rig.gateway, ["status"]))?.json?["planes"]?["signaling"]?["sessions"]?.intValue == 0
+        }, "the gateway ended the session")
+        rig.gateway.stopCleanly()
+    }
 }
