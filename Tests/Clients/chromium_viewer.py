@@ -106,10 +106,14 @@ def drive_page(driver, args, result):
         if (figures.get("framesDecoded") or 0) >= args.frames:
             break
         message = driver.find_element(By.ID, "message").text
+        if message and args.expect_error:
+            result["pageError"] = message
+            result["callState"] = driver.find_element(By.ID, "call-state").text
+            return figures
         if message:
             raise RuntimeError(f"page says: {message}")
         time.sleep(0.1)
-    time.sleep(1.2)  # one more stats tick so the figures panel shows the bitrate
+    time.sleep(1.2 + args.hold)  # one more stats tick so the figures panel shows the bitrate
     result["callState"] = driver.find_element(By.ID, "call-state").text
     result["panel"] = driver.find_element(By.ID, "figures").text.replace("\n", " | ")
     if args.screenshot:
@@ -141,6 +145,8 @@ def main():
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--screenshot")
     p.add_argument("--page", action="store_true", help="drive the shipped viewer page instead of the bare client")
+    p.add_argument("--hold", type=float, default=0, help="--page: stay in the call this long before hanging up")
+    p.add_argument("--expect-error", action="store_true", help="--page: the call is refused; report the page's message")
     p.add_argument("--kill-camera", type=int, metavar="PID", help="--page: SIGKILL this camera mid-call and check the page")
     args = p.parse_args()
 
@@ -174,7 +180,8 @@ def main():
             figures = result.pop("figures", {}) or {}
         pids = sorted(set(pids + descendants(service.process.pid)))
         result.update({k: figures.get(k) for k in ("framesDecoded", "localType", "remoteType", "protocol", "rttMs", "width", "height")})
-        result["ok"] = "error" not in result and (result.get("framesDecoded") or 0) >= args.frames
+        result["ok"] = "error" not in result and ((result.get("framesDecoded") or 0) >= args.frames
+                                                  or (args.expect_error and bool(result.get("pageError"))))
     except Exception as e:  # noqa: BLE001
         result["error"] = f"{type(e).__name__}: {e}"
     finally:

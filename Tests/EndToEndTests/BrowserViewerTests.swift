@@ -103,4 +103,34 @@ final class BrowserViewerTests: XCTestCase {
         }, "the gateway ended the session")
         rig.gateway.stopCleanly()
     }
+
+    /// Two viewers call one camera whose gateway allows one viewer per device: the first
+    /// watches, the second sees the refusal explained on its page.
+    func testASecondViewerOverTheLimitSeesWhy() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+        }
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home",
+                                             "viewer-2": "role=viewer groups=home"],
+                                   extraConfig: "signal-max-viewers = 1\n", webSockets: TestPaths.repoRoot + "/packaging/web")
+        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
+                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
+                                                           "--password", SignalingRig.password, "--duration", "60"])
+        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let script = TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py"
+        let common = ["--page", "--base", "http://127.0.0.1:\(wsPort)", "--password", SignalingRig.password, "--camera", "cam-1",
+                      "--frames", "10", "--timeout", "20"]
+        let first = try BackgroundTool(TestPaths.python, [script, "--id", "viewer-1", "--hold", "12"] + common)
+        XCTAssertTrue(holds(within: 30) {
+            (try? ctl(rig.gateway, ["status"]))?.json?["planes"]?["signaling"]?["sessions"]?.intValue == 1
+        }, first.output)
+        let second = try runTool(TestPaths.python, [script, "--id", "viewer-2", "--expect-error"] + common, timeout: 60)
+        let report = try? JSONParser.parse(Array((second.stdout.split(separator: "\n").last ?? "").utf8))
+        XCTAssertTrue(report?["pageError"]?.stringValue?.contains("busy (too many viewers)") == true, second.stdout + second.stderr)
+        XCTAssertEqual(report?["callState"]?.stringValue, "Call failed", second.stdout)
+        XCTAssertTrue(holds(within: 40) { !first.process.isRunning }, "the first viewer hangs up by itself")
+        XCTAssertTrue(first.output.contains(#""ok": true"#), "the first viewer watched throughout: \(first.output)")
+        rig.gateway.stopCleanly()
+    }
 }
