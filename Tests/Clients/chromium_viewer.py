@@ -118,6 +118,26 @@ def drive_page(driver, args, result):
     result["panel"] = driver.find_element(By.ID, "figures").text.replace("\n", " | ")
     if args.screenshot:
         driver.save_screenshot(args.screenshot)
+    if args.reconnect_marker:  # the test restarts the broker now; the page must come back
+        with open(args.reconnect_marker, "w") as f:
+            f.write("live\n")
+        link = lambda: driver.find_element(By.ID, "link").get_attribute("class")  # noqa: E731
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "warn" not in link() and "off" not in link():
+            time.sleep(0.05)
+        result["sawReconnecting"] = "warn" in link() or "off" in link()
+        while time.monotonic() < deadline and not (link() == "dot on" and driver.find_elements(By.CSS_SELECTOR, selector)):
+            time.sleep(0.1)
+        again = driver.find_elements(By.CSS_SELECTOR, selector)
+        if not again:
+            raise RuntimeError(f"after the broker restart: link {link()!r}, {args.camera} not online")
+        again[0].click()
+        second = {}
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and (second.get("framesDecoded") or 0) < args.frames:
+            time.sleep(0.1)
+            second = driver.execute_script("return window.viewerFigures || {}") or {}
+        result["secondCallFrames"] = second.get("framesDecoded")
     if args.kill_camera:  # the camera dies mid-call: the page must say so and show it offline
         os.kill(args.kill_camera, signal.SIGKILL)
         offline = f'li.camera[data-id="{args.camera}"].offline'
@@ -147,6 +167,8 @@ def main():
     p.add_argument("--page", action="store_true", help="drive the shipped viewer page instead of the bare client")
     p.add_argument("--hold", type=float, default=0, help="--page: stay in the call this long before hanging up")
     p.add_argument("--expect-error", action="store_true", help="--page: the call is refused; report the page's message")
+    p.add_argument("--reconnect-marker", metavar="FILE",
+                   help="--page: once live, write FILE (the test restarts the broker), then call again after the reconnect")
     p.add_argument("--kill-camera", type=int, metavar="PID", help="--page: SIGKILL this camera mid-call and check the page")
     args = p.parse_args()
 

@@ -133,4 +133,33 @@ final class BrowserViewerTests: XCTestCase {
         XCTAssertTrue(first.output.contains(#""ok": true"#), "the first viewer watched throughout: \(first.output)")
         rig.gateway.stopCleanly()
     }
+
+    /// The broker restarts mid-call: the page shows it reconnecting, comes back by itself, and
+    /// the next call works.
+    func testPageReconnectsAfterABrokerRestartAndCallsAgain() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+        }
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"],
+                                   webSockets: TestPaths.repoRoot + "/packaging/web")
+        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
+                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
+                                                           "--password", SignalingRig.password, "--duration", "90"])
+        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let marker = camera.directory.file("live")
+        let viewer = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
+                                                           "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
+                                                           "--password", SignalingRig.password, "--camera", "cam-1",
+                                                           "--frames", "10", "--timeout", "25", "--reconnect-marker", marker])
+        XCTAssertTrue(holds(within: 40) { FileManager.default.fileExists(atPath: marker) }, viewer.output)
+        rig.broker.stop()
+        sleep(1)
+        try rig.broker.start()
+        XCTAssertTrue(holds(within: 80) { !viewer.process.isRunning }, viewer.output)
+        let report = try? JSONParser.parse(Array((viewer.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "").utf8))
+        XCTAssertEqual(report?["sawReconnecting"]?.boolValue, true, viewer.output)
+        XCTAssertGreaterThanOrEqual(report?["secondCallFrames"]?.intValue ?? 0, 10, "the call after the restart: \(viewer.output)")
+        rig.gateway.stopCleanly()
+    }
 }
