@@ -9,17 +9,29 @@ import XCTest
 /// directory, calls it and decodes its video through rtcgate's relay; hanging up ends the session
 /// on the gateway. The camera is `Tests/Clients/camera_device.py` (aiortc, test pattern).
 final class BrowserViewerTests: XCTestCase {
-    func testChromiumCallsACameraThroughTheGateway() throws {
+    /// A signaling rig whose broker also serves `packaging/web` over a `ws` listener; its port.
+    private func browserRig(clients: [String: String], extraConfig: String = "") throws -> (SignalingRig, UInt16) {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
+            throw HarnessError("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
         }
-        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"],
-                                   webSockets: TestPaths.repoRoot + "/packaging/web")
-        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
+        let rig = try SignalingRig(clients: clients, extraConfig: extraConfig, webSockets: TestPaths.repoRoot + "/packaging/web")
+        return (rig, try XCTUnwrap(rig.broker.webSocketsPort))
+    }
+
+    /// `Tests/Clients/camera_device.py` as cam-1 on the rig's broker, once it is online.
+    private func startCamera(_ rig: SignalingRig, seconds: Int) throws -> BackgroundTool {
         let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
                                                            "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
-                                                           "--password", SignalingRig.password, "--duration", "60"])
-        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+                                                           "--password", SignalingRig.password, "--duration", "\(seconds)"])
+        guard holds(within: 20, { camera.output.contains(#"{"ready": true}"#) }) else {
+            throw HarnessError("the camera did not come online: \(camera.output)")
+        }
+        return camera
+    }
+
+    func testChromiumCallsACameraThroughTheGateway() throws {
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"])
+        let camera = try startCamera(rig, seconds: 60)
         let screenshot = TestPaths.repoRoot + "/.build/browser-viewer-call.png"
         let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py",
                                                     "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
@@ -43,21 +55,11 @@ final class BrowserViewerTests: XCTestCase {
     }
 
     /// The shipped viewer page (packaging/web/index.html) as a person uses it: sign in, the
-    /// camera online under its label, click, live video with the figures panel, hang up. A
+    /// camera online, click, live video with the figures panel, hang up. A
     /// screenshot of the call is kept at .build/viewer-page-call.png.
     func testViewerPageSignsInCallsAndHangsUp() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
-        }
-        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"],
-                                   webSockets: TestPaths.repoRoot + "/packaging/web")
-        XCTAssertEqual(try ctl(rig.gateway, ["device", "update", "cam-1", "--label", "Front door"]).status, 1,
-                       "cam-1 comes from the configuration file, not the store")
-        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
-        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
-                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
-                                                           "--password", SignalingRig.password, "--duration", "60"])
-        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"])
+        let camera = try startCamera(rig, seconds: 60)
         let screenshot = TestPaths.repoRoot + "/.build/viewer-page-call.png"
         let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
                                                     "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
@@ -79,16 +81,8 @@ final class BrowserViewerTests: XCTestCase {
     /// A camera that dies mid-call (SIGKILL: its Last Will) shows offline in the page's
     /// directory, and the page says why the call ended.
     func testCameraGoingOfflineMidCallIsShown() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
-        }
-        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"],
-                                   webSockets: TestPaths.repoRoot + "/packaging/web")
-        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
-        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
-                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
-                                                           "--password", SignalingRig.password, "--duration", "60"])
-        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"])
+        let camera = try startCamera(rig, seconds: 60)
         let viewer = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
                                                     "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
                                                     "--password", SignalingRig.password, "--camera", "cam-1", "--frames", "10",
@@ -107,17 +101,10 @@ final class BrowserViewerTests: XCTestCase {
     /// Two viewers call one camera whose gateway allows one viewer per device: the first
     /// watches, the second sees the refusal explained on its page.
     func testASecondViewerOverTheLimitSeesWhy() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
-        }
-        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home",
-                                             "viewer-2": "role=viewer groups=home"],
-                                   extraConfig: "signal-max-viewers = 1\n", webSockets: TestPaths.repoRoot + "/packaging/web")
-        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
-        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
-                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
-                                                           "--password", SignalingRig.password, "--duration", "60"])
-        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home",
+                                             "viewer-2": "role=viewer groups=home"], extraConfig: "signal-max-viewers = 1\n")
+        let camera = try startCamera(rig, seconds: 60)
+        defer { kill(camera.process.processIdentifier, SIGTERM) }
         let script = TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py"
         let common = ["--page", "--base", "http://127.0.0.1:\(wsPort)", "--password", SignalingRig.password, "--camera", "cam-1",
                       "--frames", "10", "--timeout", "20"]
@@ -137,16 +124,8 @@ final class BrowserViewerTests: XCTestCase {
     /// The broker restarts mid-call: the page shows it reconnecting, comes back by itself, and
     /// the next call works.
     func testPageReconnectsAfterABrokerRestartAndCallsAgain() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            return XCTFail("chromium-driver is not installed (packaging/dev/setup.sh installs it)")
-        }
-        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"],
-                                   webSockets: TestPaths.repoRoot + "/packaging/web")
-        let wsPort = try XCTUnwrap(rig.broker.webSocketsPort)
-        let camera = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/camera_device.py",
-                                                           "--broker", "127.0.0.1:\(rig.broker.port)", "--id", "cam-1",
-                                                           "--password", SignalingRig.password, "--duration", "90"])
-        XCTAssertTrue(holds(within: 20) { camera.output.contains(#"{"ready": true}"#) }, camera.output)
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"])
+        let camera = try startCamera(rig, seconds: 90)
         let marker = camera.directory.file("live")
         let viewer = try BackgroundTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_viewer.py", "--page",
                                                            "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
