@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A camera for rtcgate, written from docs/signaling.md: it stays online and answers every
-viewer's OFFER with its test-pattern video (Tests/Clients/test_pattern.py), several viewers at
-once, until --duration passes or SIGTERM. aiortc for WebRTC, paho-mqtt for the broker.
+viewer's OFFER with its test-pattern video and beeping audio (Tests/Clients/test_pattern.py;
+--no-audio for video only), several viewers at once, until --duration passes or SIGTERM. aiortc for WebRTC, paho-mqtt for the broker.
 
 - Connects with its Last Will, subscribes down/{id} and status/_gw, publishes `online`.
 - ICE_CONFIG_REQUEST once, and takes pushed ICE_CONFIGs (credential refresh).
@@ -10,7 +10,7 @@ once, until --duration passes or SIGTERM. aiortc for WebRTC, paho-mqtt for the b
 - On exit: END to every viewer, `offline`, DISCONNECT. Prints one JSON line: sessions answered,
   ended, frames sent. Every wait is bounded.
 
-Usage: camera_device.py --broker HOST:PORT --id cam-1 --password P [--duration 120] [--fps 15]
+Usage: camera_device.py --broker HOST:PORT --id cam-1 --password P [--duration 120] [--fps 15] [--no-audio]
 """
 
 import argparse
@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from test_pattern import TestPatternTrack
+from test_pattern import TestPatternTrack, TestToneTrack
 
 
 class Camera:
@@ -97,9 +97,14 @@ class Camera:
         pc = RTCPeerConnection(self._configuration())
         track = TestPatternTrack(fps=self.args.fps)
         session = self.sessions[sid] = {"sid": sid, "peer": peer, "pc": pc, "track": track, "seq": 0}
-        pc.addTrack(track)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=m["body"]["sdp"], type="offer"))
+            # Media for what the viewer offered to receive (a video-only viewer gets no audio).
+            kinds = {t.kind for t in pc.getTransceivers()}
+            if "video" in kinds:
+                pc.addTrack(track)
+            if "audio" in kinds and not self.args.no_audio:
+                pc.addTrack(TestToneTrack())
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as e:  # noqa: BLE001 - an unusable OFFER ends that session only
             self.stats["errors"].append(f"answer: {e}")
@@ -165,6 +170,7 @@ def main():
     p.add_argument("--prefix", default="rtc/v1")
     p.add_argument("--duration", type=float, default=120)
     p.add_argument("--fps", type=int, default=15)
+    p.add_argument("--no-audio", action="store_true", help="send video only")
     args = p.parse_args()
 
     async def go():

@@ -17,14 +17,12 @@ Usage: chromium_viewer.py --base http://127.0.0.1:PORT --id viewer-1 --password 
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chromium_turns import CHROMEDRIVER, CHROMIUM, descendants  # noqa: E402
+from chromium_session import headless_chromium  # noqa: E402
 
 SCRIPT = r"""
 const [cfg, done] = [arguments[0], arguments[arguments.length - 1]];
@@ -53,7 +51,7 @@ const within = (promise, ms, what) => Promise.race([promise,
   const started = performance.now();
   const call = client.call(cfg.camera);
   const video = document.createElement("video");
-  Object.assign(video, { autoplay: true, muted: true, playsInline: true });
+  Object.assign(video, { autoplay: true, playsInline: true }); // not muted: audio is played out, so its level is measured
   document.body.append(video);
   call.ontrack = (track, stream) => { video.srcObject = stream || new MediaStream([track]); };
   let ended = null;
@@ -172,52 +170,26 @@ def main():
     p.add_argument("--kill-camera", type=int, metavar="PID", help="--page: SIGKILL this camera mid-call and check the page")
     args = p.parse_args()
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     result = {"ok": False}
-    tmp = tempfile.mkdtemp(prefix="chromium-viewer-")
-    driver, pids = None, []
     started = time.monotonic()
     try:
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--autoplay-policy=no-user-gesture-required", "--user-data-dir=" + os.path.join(tmp, "profile")):
-            options.add_argument(flag)
-        os.environ["SE_OFFLINE"] = "true"
-        service = Service(executable_path=CHROMEDRIVER, log_output=os.path.join(tmp, "chromedriver.log"))
-        driver = webdriver.Chrome(service=service, options=options)
-        pids = descendants(service.process.pid)
-        driver.set_script_timeout(args.timeout + 25)
-        driver.set_window_size(1280, 800)
-        if args.page:
-            figures = drive_page(driver, args, result)
-        else:
-            driver.get(args.base.rstrip("/") + "/README.md")  # any page of the origin: the module is imported
-            out = driver.execute_async_script(SCRIPT, {"id": args.id, "password": args.password, "camera": args.camera,
-                                                       "frames": args.frames, "timeoutMs": int(args.timeout * 1000)})
-            if args.screenshot:
-                driver.save_screenshot(args.screenshot)
-            result.update(out or {"error": "no result from the page"})
-            figures = result.pop("figures", {}) or {}
-        pids = sorted(set(pids + descendants(service.process.pid)))
-        result.update({k: figures.get(k) for k in ("framesDecoded", "localType", "remoteType", "protocol", "rttMs", "width", "height")})
+        with headless_chromium(args.timeout + 25) as driver:
+            if args.page:
+                figures = drive_page(driver, args, result)
+            else:
+                driver.get(args.base.rstrip("/") + "/README.md")  # any page of the origin: the module is imported
+                out = driver.execute_async_script(SCRIPT, {"id": args.id, "password": args.password, "camera": args.camera,
+                                                           "frames": args.frames, "timeoutMs": int(args.timeout * 1000)})
+                if args.screenshot:
+                    driver.save_screenshot(args.screenshot)
+                result.update(out or {"error": "no result from the page"})
+                figures = result.pop("figures", {}) or {}
+        result.update({k: figures.get(k) for k in ("framesDecoded", "localType", "remoteType", "protocol", "rttMs", "width", "height",
+                                                   "audioSamples", "audioLevel", "audioEnergy")})
         result["ok"] = "error" not in result and ((result.get("framesDecoded") or 0) >= args.frames
                                                   or (args.expect_error and bool(result.get("pageError"))))
     except Exception as e:  # noqa: BLE001
         result["error"] = f"{type(e).__name__}: {e}"
-    finally:
-        if driver is not None:
-            try:
-                driver.quit()
-            except Exception:  # noqa: BLE001
-                pass
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
     result["seconds"] = round(time.monotonic() - started, 2)
     print(json.dumps(result), flush=True)
     sys.exit(0 if result["ok"] else 1)

@@ -1,13 +1,17 @@
-"""A camera's video for tests and demos: an aiortc track of moving colour bars with the wall
-clock drawn in (HH:MM:SS.mmm, a 3x5 pixel font scaled up), so a viewer sees motion and latency.
-Frames are RGBA bytes turned into av.VideoFrame (no numpy needed); no files, no network."""
+"""A camera's media for tests and demos: an aiortc video track of moving colour bars with the
+wall clock drawn in (HH:MM:SS.mmm, a 3x5 pixel font scaled up), so a viewer sees motion and
+latency, and an audio track that beeps (1 kHz, 100 ms) at the start of every wall-clock second,
+so a viewer hears sound in step with the clock. Frames are built from bytes (no numpy needed);
+no files, no network."""
 
 import asyncio
 import fractions
+import math
+import struct
 import time
 
-from aiortc import VideoStreamTrack
-from av import VideoFrame
+from aiortc import AudioStreamTrack, VideoStreamTrack
+from av import AudioFrame, VideoFrame
 
 FONT = {  # 3x5 glyphs, rows top to bottom, 3 bits each (MSB = left)
     "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7],
@@ -63,5 +67,36 @@ class TestPatternTrack(VideoStreamTrack):
         frame = VideoFrame.from_bytes(bytes(image), self.width, self.height, format="rgba")
         frame.pts = int(self.frames * 90000 / self.fps)
         frame.time_base = fractions.Fraction(1, 90000)
+        self.frames += 1
+        return frame
+
+
+class TestToneTrack(AudioStreamTrack):
+    """48 kHz mono audio in 20 ms frames: a 1 kHz beep for the first 100 ms of every wall-clock
+    second, silence otherwise (the video's clock ticks with it)."""
+
+    RATE, SAMPLES, TONE_HZ, BEEP_S, AMPLITUDE = 48000, 960, 1000, 0.1, 8000
+
+    def __init__(self):
+        super().__init__()
+        self.frames = 0
+        self._start = None
+        period = self.RATE // self.TONE_HZ  # whole cycles, so every beep frame can be the same bytes
+        cycle = [int(self.AMPLITUDE * math.sin(2 * math.pi * i / period)) for i in range(period)]
+        self._beep = struct.pack(f"<{self.SAMPLES}h", *(cycle * (self.SAMPLES // period)))
+        self._silence = bytes(2 * self.SAMPLES)
+
+    async def recv(self):
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.frames * self.SAMPLES / self.RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        frame = AudioFrame(format="s16", layout="mono", samples=self.SAMPLES)
+        frame.planes[0].update(self._beep if time.time() % 1 < self.BEEP_S else self._silence)
+        frame.pts = self.frames * self.SAMPLES
+        frame.sample_rate = self.RATE
+        frame.time_base = fractions.Fraction(1, self.RATE)
         self.frames += 1
         return frame

@@ -7,7 +7,7 @@ import XCTest
 /// A real Chromium, with only the JavaScript the gateway serves (`packaging/web`: rtcgate.js and
 /// mqtt.js, loaded from the broker's WebSockets listener), sees a relay-only camera online in its
 /// directory, calls it and decodes its video through rtcgate's relay; hanging up ends the session
-/// on the gateway. The camera is `Tests/Clients/camera_device.py` (aiortc, test pattern).
+/// on the gateway. The camera is `Tests/Clients/camera_device.py` (aiortc, test pattern and beeps).
 final class BrowserViewerTests: XCTestCase {
     /// A signaling rig whose broker also serves `packaging/web` over a `ws` listener; its port.
     private func browserRig(clients: [String: String], extraConfig: String = "") throws -> (SignalingRig, UInt16) {
@@ -45,6 +45,8 @@ final class BrowserViewerTests: XCTestCase {
         XCTAssertEqual(report?["localType"]?.stringValue, "relay", "relay-only camera: the viewer's end is relayed")
         XCTAssertEqual(report?["remoteType"]?.stringValue, "relay", "and so is the camera's")
         XCTAssertEqual(report?["directory"]?.arrayValue?.first?["id"]?.stringValue, "cam-1")
+        XCTAssertGreaterThan(report?["audioSamples"]?.intValue ?? 0, 0, "the camera's audio track is received")
+        XCTAssertGreaterThan(report?["audioEnergy"]?.numberValue?.doubleValue ?? 0, 0, "and is not silence (the camera beeps each second)")
         XCTAssertTrue(holds(within: 5) {
             (try? ctl(rig.gateway, ["status"]))?.json?["planes"]?["signaling"]?["sessions"]?.intValue == 0
         }, "hanging up ended the session on the gateway")
@@ -55,7 +57,7 @@ final class BrowserViewerTests: XCTestCase {
     }
 
     /// The shipped viewer page (packaging/web/index.html) as a person uses it: sign in, the
-    /// camera online, click, live video with the figures panel, hang up. A
+    /// camera online, click, live video and audio with the figures panel, hang up. A
     /// screenshot of the call is kept at .build/viewer-page-call.png.
     func testViewerPageSignsInCallsAndHangsUp() throws {
         let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"])
@@ -69,6 +71,7 @@ final class BrowserViewerTests: XCTestCase {
         XCTAssertEqual(report?["ok"]?.boolValue, true, viewer.stdout + viewer.stderr + "\ncamera:\n" + camera.output)
         XCTAssertTrue(report?["callState"]?.stringValue?.hasPrefix("Live: cam-1") == true, "\(String(describing: report))")
         XCTAssertTrue(report?["panel"]?.stringValue?.contains("yes, over UDP") == true, "relayed, shown: \(String(describing: report))")
+        XCTAssertTrue(report?["panel"]?.stringValue?.contains("dBFS") == true, "the page shows the audio level: \(String(describing: report))")
         XCTAssertEqual(report?["afterHangup"]?.stringValue, "Call ended")
         XCTAssertTrue(FileManager.default.fileExists(atPath: screenshot))
         XCTAssertTrue(holds(within: 5) {
@@ -139,6 +142,59 @@ final class BrowserViewerTests: XCTestCase {
         let report = try? JSONParser.parse(Array((viewer.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "").utf8))
         XCTAssertEqual(report?["sawReconnecting"]?.boolValue, true, viewer.output)
         XCTAssertGreaterThanOrEqual(report?["secondCallFrames"]?.intValue ?? 0, 10, "the call after the restart: \(viewer.output)")
+        rig.gateway.stopCleanly()
+    }
+
+    /// Bad input from a browser, sent on the gateway's own JavaScript client's connection, gets
+    /// the STATUS errors of docs/signaling.md §9 like any client's; the gateway, the client and
+    /// the camera's presence all survive it.
+    func testBadInputFromABrowserGetsTheDocumentedErrors() throws {
+        let (rig, wsPort) = try browserRig(clients: ["cam-1": "role=device groups=home", "viewer-1": "role=viewer groups=home"])
+        let camera = try startCamera(rig, seconds: 90)
+        defer { kill(camera.process.processIdentifier, SIGTERM) }
+        let run = try runTool(TestPaths.python, [TestPaths.repoRoot + "/Tests/Clients/chromium_bad_input.py",
+                                                 "--base", "http://127.0.0.1:\(wsPort)", "--id", "viewer-1",
+                                                 "--password", SignalingRig.password, "--camera", "cam-1"], timeout: 120)
+        let report = try XCTUnwrap(try? JSONParser.parse(Array((run.stdout.split(separator: "\n").last ?? "").utf8)),
+                                   run.stdout + run.stderr)
+        let context = run.stdout + "\nrtcgate:\n" + rig.gateway.log.suffix(2000)
+        XCTAssertEqual(report["ok"]?.boolValue, true, context)
+        let cases = report["cases"]
+        func assertStatus(_ value: JSONValue?, _ code: Int, _ error: String, mid: String?, _ what: String) {
+            XCTAssertEqual(value?["code"]?.intValue, code, "\(what): \(context)")
+            XCTAssertEqual(value?["error"]?.stringValue, error, what)
+            XCTAssertEqual(value?["mid"]?.stringValue, mid, "\(what): mid")
+        }
+        assertStatus(cases?["oversized"], 413, "too-large", mid: nil, "66,000 bytes")
+        assertStatus(cases?["notJson"], 400, "bad-request", mid: nil, "not JSON")
+        for (name, mid) in [("v", "t-v"), ("type", "t-type"), ("sid", "t-sid"), ("body", "t-body"), ("sdp", "t-sdp"),
+                            ("candidates", "t-cand")] {
+            assertStatus(cases?["wrongTypes"]?[name], 400, "bad-request", mid: mid, "wrong type of \(name)")
+        }
+        assertStatus(cases?["unknownType"], 400, "bad-request", mid: "t-dance", "unknown type")
+        assertStatus(cases?["gatewayOnly"], 400, "bad-request", mid: "t-dir", "a client-sent DIRECTORY")
+        XCTAssertEqual(cases?["forgedFrom"]?["accepted"]?["code"]?.intValue, 200, "the OFFER itself is fine: \(context)")
+        XCTAssertEqual(cases?["forgedFrom"]?["answerFrom"]?.stringValue, "cam-1",
+                       "forwarded as viewer-1 whatever its `from` said, so the camera answered viewer-1: \(context)\n\(camera.output)")
+        XCTAssertEqual(cases?["otherTopics"]?["repliesToForeignPublish"]?.intValue, 0, "the ACL dropped it before rtcgate")
+        XCTAssertEqual(cases?["otherTopics"]?["cameraOnline"]?.boolValue, true, "a forged `offline` for cam-1 changed nothing")
+        let flood = cases?["flood"]
+        XCTAssertGreaterThanOrEqual(flood?["refused"]?.intValue ?? 0, 15, "burst 10 of 30: \(context)")
+        XCTAssertEqual(flood?["refusals"]?.arrayValue?.map(\.stringValue), ["429 rate-limited"])
+        XCTAssertGreaterThan(flood?["retryAfterMs"]?.intValue ?? 0, 0)
+        XCTAssertEqual(flood?["retried"]?.stringValue, "DIRECTORY", "after retryAfterMs the request is served")
+        // Over the broker's message_size_limit (packaging/mosquitto; mosquitto 2.0.11 applies
+        // max_packet_size to TCP only): dropped by the broker, never read by rtcgate.
+        let overLimit = cases?["brokerLimit"]
+        XCTAssertEqual(overLimit?["states"]?.arrayValue?.count, 0, "the connection stayed: \(context)")
+        XCTAssertEqual(overLimit?["replies"]?.arrayValue?.count, 0, "no reply: the broker dropped it")
+        XCTAssertEqual(overLimit?["next"]?.stringValue, "ICE_CONFIG", "and the next request is served")
+        sleep(2)  // the next `counters` log line (stats-interval 1 s)
+        let counters = rig.gateway.log.split(separator: "\n").last { $0.contains("info rtcgate: counters ") } ?? ""
+        XCTAssertTrue(counters.contains(" signal_refused_too-large=1 "), "rtcgate refused only the 66,000-byte payload: \(counters)")
+        XCTAssertTrue(rig.gateway.isRunning)
+        let dropped = try ctl(rig.gateway, ["status"]).json?["planes"]?["signaling"]
+        XCTAssertEqual(dropped?["sessions"]?.intValue, 0, "the forged-from session was ended")
         rig.gateway.stopCleanly()
     }
 }

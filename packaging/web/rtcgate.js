@@ -228,7 +228,9 @@ export class Call {
     if (wasLive) await this.client.send({ type: "END", sid: this.sid, to: this.peer, seq: this.seq++, body: { reason } }).catch(() => {});
   }
 
-  /** The selected candidate pair and live figures from getStats() (for the page). */
+  /** The selected candidate pair and live figures from getStats() (for the page): rttMs,
+   * localType/remoteType/protocol of the pair, bytesReceived; video framesDecoded, fps, width,
+   * height; audio audioSamples, audioLevel (0..1), audioEnergy (absent when no audio comes). */
   async figures() {
     const stats = await this.pc.getStats();
     const out = {};
@@ -244,6 +246,8 @@ export class Call {
       if (s.type === "inbound-rtp" && s.kind === "video") {
         Object.assign(out, { framesDecoded: s.framesDecoded, fps: s.framesPerSecond, width: s.frameWidth, height: s.frameHeight,
           videoBytes: s.bytesReceived, timestamp: s.timestamp });
+      } else if (s.type === "inbound-rtp" && s.kind === "audio") {
+        Object.assign(out, { audioSamples: s.totalSamplesReceived, audioLevel: s.audioLevel, audioEnergy: s.totalAudioEnergy });
       }
     });
     return out;
