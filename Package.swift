@@ -22,7 +22,8 @@ let package = Package(
         .target(name: "STUN", dependencies: ["COpenSSL"]),
         .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
         .target(name: "JSON"),
-        .target(name: "Signaling", dependencies: ["JSON"]),
+        .target(name: "Paths"),
+        .target(name: "Signaling", dependencies: ["JSON", "Paths"]),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
@@ -37,7 +38,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Control", "JSON", "BrokerAdmin",
+                "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Paths", "Control", "JSON", "BrokerAdmin", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -62,7 +63,8 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "MallocCounter", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON"]),
+        .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON", "Paths"]),
+        .testTarget(name: "PathsTests", dependencies: ["Paths"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness", "TestSupport"]),
         .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness", "TestSupport"]),

@@ -1,0 +1,57 @@
+/// The last `capacity` probes of one link, in fixed storage: each probe is sent, then either
+/// answered (its round-trip time) or given up as lost. Smoothed RTT follows RFC 6298's SRTT
+/// (gain 1/8); loss is the fraction lost among the finished probes in the window; jitter is the
+/// mean absolute difference of successive answered RTTs, smoothed with gain 1/16 (RFC 3550).
+public struct ProbeWindow: Sendable {
+    /// Probes kept.
+    public static let capacity = 32
+
+    // Ring of outcomes: -1 lost, otherwise the RTT in microseconds.
+    private var outcomes: [Int64]
+    private var next = 0
+    private var filled = 0
+    private var smoothedRTT: Double = 0
+    private var jitter: Double = 0
+    private var lastRTT: Int64 = -1
+
+    public init() {
+        outcomes = [Int64](repeating: -1, count: Self.capacity)
+    }
+
+    /// Probes finished (answered or lost) in the window.
+    public var samples: Int { filled }
+
+    /// Records an answered probe.
+    public mutating func answered(rttMicros: Int64) {
+        let rtt = max(0, rttMicros)
+        if lastRTT < 0 {
+            smoothedRTT = Double(rtt)
+        } else {
+            smoothedRTT += (Double(rtt) - smoothedRTT) / 8
+            jitter += (Double(abs(rtt - lastRTT)) - jitter) / 16
+        }
+        lastRTT = rtt
+        push(rtt)
+    }
+
+    /// Records a probe that got no answer in time.
+    public mutating func lost() { push(-1) }
+
+    /// The estimate, or nil before any probe was answered.
+    public var estimate: LinkEstimate? {
+        guard lastRTT >= 0 else { return nil }
+        var lostCount = 0
+        for i in 0..<filled where outcomes[i] < 0 { lostCount += 1 }
+        return LinkEstimate(rttMicros: Int64(smoothedRTT.rounded()), loss: Double(lostCount) / Double(max(filled, 1)),
+                            jitterMicros: Int64(jitter.rounded()))
+    }
+
+    /// Forgets everything (the peer went away).
+    public mutating func reset() { self = ProbeWindow() }
+
+    private mutating func push(_ outcome: Int64) {
+        outcomes[next] = outcome
+        next = (next + 1) % Self.capacity
+        filled = min(filled + 1, Self.capacity)
+    }
+}
