@@ -1,7 +1,7 @@
 /// The option table: every name here works in a configuration file (`name = value`) and as a
 /// command-line flag (`--name value`). Names follow coturn's where coturn has the option.
 extension ConfigOption {
-    package static let all: [ConfigOption] = core + tls + signaling + management
+    package static let all: [ConfigOption] = core + tls + signaling + paths + management
 
     /// The media plane's options (STUN, TURN, pools, logging).
     package static let core: [ConfigOption] = [

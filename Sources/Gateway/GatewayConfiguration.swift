@@ -26,6 +26,8 @@ package struct GatewayConfiguration {
     package var tls = TLSOptions()
     /// The signaling plane (MQTT); runs when `mqtt-host` is set.
     package var signaling = SignalingOptions()
+    /// The path model: site, minimum link quality, client reports (docs/paths.md).
+    package var paths = PathOptions()
     /// The management plane (control socket, provisioning store, metrics).
     package var management = ManagementOptions()
     /// The board's memory budget for rtcgate (check-config compares the peak with it).
@@ -66,7 +68,7 @@ package struct GatewayConfiguration {
     package func signalingSettings(media: MediaWorkerConfig, provisioned: ProvisionedCredentials = ProvisionedCredentials())
         throws(ConfigError) -> SignalingSettings {
         try signaling.settings(listen: media.listenAddresses, udp: media.udp, tcp: media.tcp, tlsPorts: media.tls?.ports ?? [], turn: turn,
-                               turnRelay: media.turn != nil, provisioned: provisioned)
+                               turnRelay: media.turn != nil, paths: paths, provisioned: provisioned)
     }
 
     /// The media workers' configuration, with listening addresses resolved.

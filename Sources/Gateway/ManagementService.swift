@@ -87,6 +87,13 @@ package final class ManagementService: ControlCommandHandler {
             let killed = try gateway.killAllocations(client: address)
             guard killed > 0 else { throw ControlFailure(.notFound, "no allocation of client \(text)") }
             return ["killed": .number(JSONNumber(killed))]
+        case "links":
+            try request.requireOnlyArgs([])
+            return try signaling().paths.linksReport(now: UInt64(time(nil)))
+        case "path":
+            try request.requireOnlyArgs(["from", "to"])
+            return try signaling().paths.pathReport(from: try request.string("from"), to: try request.string("to"),
+                                                    policy: try signaling().router.policy, now: UInt64(time(nil)))
         default:
             throw ControlFailure(.unknownCommand, "unknown command '\(request.command)' (see docs/control.md)")
         }

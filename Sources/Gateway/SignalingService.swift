@@ -3,6 +3,7 @@ import Glibc
 import JSON
 import Logging
 import MQTT
+import Paths
 import Reactor
 import Signaling
 import TURN
@@ -37,6 +38,8 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
     private let loop: EventLoop
     private let logger = Logger(label: "rtcgate.signaling")
     private var outbox: [OutboundMessage] = []
+    /// The path model's shell: relays, their probes and rows (docs/paths.md).
+    package let paths: ClusterPaths
     /// In a cluster: replicated provisioning records (`{p}/_cluster/state/{key}`) go here.
     package var onClusterState: ((_ key: String, _ payload: UnsafeRawBufferPointer) -> Void)?
     /// Called after every (re)connect to the broker.
@@ -56,10 +59,14 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
         let router = SignalingRouter(config: settings.router, policy: settings.policy, iceServers: settings.iceServers,
                                      minter: settings.minter)
         node = SignalingNode(router: router, clusterInstance: settings.clusterInstance)
+        paths = ClusterPaths(selfEntry: settings.relay, options: settings.paths, clientCapacity: settings.router.maxClients,
+                             topicPrefix: settings.router.topicPrefix, probeFrom: settings.probeFrom, loop: loop)
+        router.relayPaths = paths.relayPaths
         var mqtt = settings.mqtt
         mqtt.subscriptions = node.subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
         client = try MQTTClient(config: mqtt, loop: loop)
         client.delegate = self
+        paths.publish = { [unowned client] topic, payload in client.publish(topic: topic, payload: payload, retain: true, expirySeconds: 0) }
         if settings.brokerDynsec {
             brokerAdmin = DynsecProvisioner(client: client, loop: loop, topicPrefix: settings.router.topicPrefix)
         }
@@ -90,6 +97,20 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
             }
         }
         client.stop()
+        paths.stop()
+    }
+
+    /// One line per relay path chosen for an ICE_CONFIG (a warning when degraded).
+    private func logPaths() {
+        for path in router.takePathEvents() {
+            let metadata: Logger.Metadata = ["from": "\(path.from)", "to": "\(path.to)", "relays": "\(path.relays.joined(separator: ">"))",
+                                             "cost_ms": "\(path.costMicros / 1_000)", "bottleneck": "\(path.bottleneck)"]
+            if path.degraded {
+                logger.warning("paths: no relay path meets path-min-quality; using the best one (degraded)", metadata: metadata)
+            } else {
+                logger.info("paths: relay path chosen", metadata: metadata)
+            }
+        }
     }
 
     /// Applies a new set of provisioned clients; sessions no longer allowed end with `END policy`.
@@ -217,13 +238,19 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
         switch node.receive(topic: topic, payload: payload, correlationData: correlationData, clock: clock(), into: &outbox) {
         case .clusterState(let key):
             onClusterState?(key, payload)
-        case .clusterPresence(let instance, let online, changed: true):
-            logger.notice("cluster: instance \(instance) is \(online ? "online" : "offline")", metadata: [
-                "online": "\(node.cluster?.online.joined(separator: ",") ?? "")",
-            ])
-        case .routed, .oversizedStatus, .clusterPresence, .unrouted:
+        case .clusterPresence(let instance, let online, let changed):
+            if changed {
+                logger.notice("cluster: instance \(instance) is \(online ? "online" : "offline")", metadata: [
+                    "online": "\(node.cluster?.online.joined(separator: ",") ?? "")",
+                ])
+            }
+            paths.presence(of: instance, online: online, payload: payload)
+        case .clusterLinks(let instance):
+            paths.row(from: instance, payload: payload)
+        case .routed, .oversizedStatus, .unrouted:
             break
         }
+        logPaths()
         flushOutbox()
     }
 

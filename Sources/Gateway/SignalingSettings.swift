@@ -16,6 +16,11 @@ package struct SignalingSettings {
     package var brokerDynsec: Bool
     /// This instance's name in a cluster (nil: alone).
     package var clusterInstance: String?
+    /// The path model (docs/paths.md): this relay as the others see it, and its options.
+    package var relay: RelayEntry
+    package var paths: PathOptions
+    /// Where the relay prober binds (the first listening address; nil: no probing).
+    package var probeFrom: SocketAddress?
 }
 
 extension SignalingOptions {
@@ -24,6 +29,7 @@ extension SignalingOptions {
     /// `turnRelay`: the media workers run TURN, so ICE_CONFIG lists its URLs (with credentials
     /// whenever a REST secret is in force).
     package func settings(listen: [SocketAddress], udp: Bool, tcp: Bool, tlsPorts: [UInt16] = [], turn: TurnOptions, turnRelay: Bool,
+                  paths: PathOptions = PathOptions(),
                   provisioned: ProvisionedCredentials = ProvisionedCredentials()) throws(ConfigError) -> SignalingSettings {
         var router = SignalingConfig()
         router.topicPrefix = topicPrefix
@@ -78,13 +84,18 @@ extension SignalingOptions {
         if let clusterInstance {
             // The Will and the online/offline status announce this instance to the others; the
             // gateway's own status/_gw is published by the service (see SignalingService).
+            // Its online status carries its relay URLs and site, for the others' path model.
             let topic = "\(topicPrefix)/_cluster/\(clusterInstance)"
             mqtt.will = MQTTStatusMessage(topic: topic, payload: Array(#"{"state":"offline"}"#.utf8))
-            mqtt.onlineMessage = MQTTStatusMessage(topic: topic, payload: Array(#"{"state":"online"}"#.utf8))
+            mqtt.onlineMessage = MQTTStatusMessage(topic: topic, payload: ClusterPaths.presencePayload(
+                RelayEntry(name: clusterInstance, site: paths.site, stun: iceServers.stun, turn: iceServers.turn)))
             mqtt.offlineMessage = mqtt.will
         }
+        let relay = RelayEntry(name: clusterInstance ?? "local", site: paths.site, stun: iceServers.stun, turn: iceServers.turn)
+        let probeFrom = listen.first { $0.host != "0.0.0.0" && $0.host != "::" }
         return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt,
-                                 brokerDynsec: brokerDynsec, clusterInstance: clusterInstance)
+                                 brokerDynsec: brokerDynsec, clusterInstance: clusterInstance, relay: relay, paths: paths,
+                                 probeFrom: clusterInstance != nil && udp ? probeFrom : nil)
     }
 
     /// The configuration's clients and the store's; a client in both is the store's.

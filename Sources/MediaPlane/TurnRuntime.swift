@@ -9,7 +9,10 @@ final class TurnRuntime {
     var core: TurnCore
     var authenticator: TurnAuthenticator
     var relays: RelayPortPool
-    let policy: PeerPolicy
+    /// The peer policy in force: the configured one, plus the cluster's relays admitted.
+    var policy: PeerPolicy
+    /// The configured policy, before any cluster relays were admitted.
+    let configuredPolicy: PeerPolicy
     /// Receive ring of the relay sockets: pool slots with headroom for the ChannelData or Data
     /// indication header and 4 bytes of tailroom for padding.
     let relayBatch: DatagramBatch
@@ -34,6 +37,7 @@ final class TurnRuntime {
                                relayIPv6: settings.relayIPv6, reservations: settings.reservations, socketBufferBytes: socketBufferBytes,
                                segmentation: segmentation, loop: loop, makeHandler: makeHandler)
         policy = settings.policy
+        configuredPolicy = settings.policy
         relayBatch = DatagramBatch(capacity: batch)
         peerBatch = DatagramBatch(capacity: batch)
         var slots: [UnsafeMutableRawBufferPointer] = []

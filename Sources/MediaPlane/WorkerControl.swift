@@ -9,6 +9,8 @@ import TURN
 public enum WorkerCommand: Sendable {
     /// Replaces the TURN users and REST secrets (live re-provisioning).
     case replaceCredentials(users: CredentialStore, restSecrets: [String])
+    /// Admits these peer ranges on top of the configured policy (the other relays of a cluster).
+    case admitPeers([AddressRange])
     /// Starts or stops accepting new TURN allocations (drain).
     case acceptAllocations(Bool)
     /// Reports every allocation (answered under `ticket`).
@@ -153,6 +155,8 @@ extension MediaWorker {
         case .replaceCredentials(let users, let secrets):
             turn?.authenticator.users = users
             turn?.authenticator.rest = RestCredentials(secrets: secrets)
+        case .admitPeers(let ranges):
+            if let turn { turn.policy = turn.configuredPolicy.admitting(ranges) }
         case .acceptAllocations(let accept):
             turn?.core.acceptsAllocations = accept
         case .listAllocations(let ticket):

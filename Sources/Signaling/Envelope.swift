@@ -9,6 +9,8 @@ struct Envelope {
     var members: [(String, JSONValue)]
     var body: [(String, JSONValue)]
     var endReason: EndReason?
+    /// LINK_REPORT's measurements, validated.
+    var linkReports: [LinkReportItem] = []
 
     /// `mid` and `sid` as far as they are valid, for the STATUS of a refused message.
     static func replyContext(_ members: [(String, JSONValue)]) -> (mid: JSONValue?, sid: String?) {
@@ -100,8 +102,14 @@ struct Envelope {
                 throw bad("field 'body.reason' must be one of \(names)")
             }
             endReason = reason
-        case .iceConfigRequest, .directoryRequest:
+        case .iceConfigRequest:
+            if let peer = body["peer"], !(peer.stringValue.map(ClientID.isValidSyntax) ?? false) {
+                throw bad("field 'body.peer' must be a client id (1-64 bytes of A-Z a-z 0-9 . _ -)")
+            }
+        case .directoryRequest:
             break
+        case .linkReport:
+            linkReports = try LinkReportItem.parse(body)
         }
     }
 }

@@ -1,7 +1,7 @@
 /// Refused `up` messages, by error name.
 public struct RefusalCounts: Sendable, Equatable {
     public var badRequest = 0, forbidden = 0, notFound = 0, peerOffline = 0
-    public var tooLarge = 0, rateLimited = 0, resources = 0
+    public var tooLarge = 0, rateLimited = 0, resources = 0, noPath = 0
 
     public init() {}
 
@@ -15,6 +15,7 @@ public struct RefusalCounts: Sendable, Equatable {
             case .tooLarge: tooLarge
             case .rateLimited: rateLimited
             case .resources: resources
+            case .noPath: noPath
             }
         }
         set {
@@ -26,6 +27,7 @@ public struct RefusalCounts: Sendable, Equatable {
             case .tooLarge: tooLarge = newValue
             case .rateLimited: rateLimited = newValue
             case .resources: resources = newValue
+            case .noPath: noPath = newValue
             }
         }
     }

@@ -17,6 +17,8 @@ public final class SignalingNode {
         case clusterState(key: String)
         /// Another instance's presence; `changed` when the set of online instances changed.
         case clusterPresence(instance: String, online: Bool, changed: Bool)
+        /// An instance's row of measured relay links, for the path model's shell.
+        case clusterLinks(instance: String)
         /// Not a signaling topic: counted by the router as ignored.
         case unrouted
     }
@@ -42,7 +44,8 @@ public final class SignalingNode {
     /// same sessions, plus the instances' presence and the replicated records.
     public var subscriptions: [String] {
         guard cluster != nil else { return router.subscriptions }
-        return [topics.upFilter(shared: false), topics.statusFilter, topics.clusterPresenceFilter, topics.clusterStateFilter]
+        return [topics.upFilter(shared: false), topics.statusFilter, topics.clusterPresenceFilter, topics.clusterStateFilter,
+                topics.clusterLinksFilter]
     }
 
     /// One message from the broker. `payload` is only read during the call.
@@ -51,6 +54,8 @@ public final class SignalingNode {
         switch topics.classify(topic) {
         case .clusterState(let key) where cluster != nil:
             return .clusterState(key: String(key))
+        case .clusterLinks(let instance) where cluster != nil:
+            return .clusterLinks(instance: String(instance))
         case .clusterPresence(let instance) where cluster != nil:
             let online = PresenceGate.isOnlineStatus(Array(payload))
             let changed = cluster?.set(String(instance), online: online) ?? false
@@ -63,7 +68,7 @@ public final class SignalingNode {
             guard presence.admit(id: String(id), payload: Array(payload), nowMs: clock.monotonicMs) else { return .routed }
         case .up:
             break
-        case .clusterState, .clusterPresence, .other:
+        case .clusterState, .clusterPresence, .clusterLinks, .other:
             router.handle(topic: topic, payload: payload, correlationData: correlationData, clock: clock, into: &out)  // counted as ignored
             return .unrouted
         }

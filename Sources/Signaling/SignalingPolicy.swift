@@ -15,10 +15,14 @@ public struct ClientRecord: Sendable, Equatable {
     public var relayOnly: Bool
     /// A human name shown to viewers in `DIRECTORY` ("Front door"), at most 64 bytes.
     public var label: String?
+    /// The site the client is at (`site=`): its edges to that site's relays when it has not
+    /// reported its own (docs/paths.md).
+    public var site: String?
 
     public init(id: String, role: ClientRole, groups: Set<String> = [], allow: Set<String> = [], relayOnly: Bool = false,
-                label: String? = nil) {
+                label: String? = nil, site: String? = nil) {
         self.label = label
+        self.site = site
         self.id = id
         self.role = role
         self.groups = groups
@@ -60,7 +64,7 @@ public struct SignalingPolicy: Sendable {
         return !ra.groups.isDisjoint(with: rb.groups) || ra.allow.contains(b) || rb.allow.contains(a)
     }
 
-    /// Parses `ID role=device|viewer [groups=a,b] [allow=x,y] [relay-only]`, the value of a
+    /// Parses `ID role=device|viewer [groups=a,b] [allow=x,y] [site=s] [relay-only]`, the value of a
     /// `signal-client` line in rtcgate.conf. A leading `signal-client =` is accepted too.
     public static func parseClientLine(_ value: String) throws(SignalingPolicyError) -> ClientRecord {
         var text = Substring(value)
@@ -83,6 +87,7 @@ public struct SignalingPolicy: Sendable {
         var groups: Set<String>?
         var allow: Set<String>?
         var relayOnly = false
+        var site: String?
         for token in tokens.dropFirst() {
             if token == "relay-only" {
                 guard !relayOnly else { throw SignalingPolicyError("signal-client \(id): 'relay-only' given twice") }
@@ -90,7 +95,7 @@ public struct SignalingPolicy: Sendable {
                 continue
             }
             guard let eq = token.firstIndex(of: "=") else {
-                throw SignalingPolicyError("signal-client \(id): unknown option '\(token)' (expected role=, groups=, allow= or relay-only)")
+                throw SignalingPolicyError("signal-client \(id): unknown option '\(token)' (expected role=, groups=, allow=, site= or relay-only)")
             }
             let key = token[..<eq]
             let val = token[token.index(after: eq)...]
@@ -104,6 +109,12 @@ public struct SignalingPolicy: Sendable {
             case "groups":
                 guard groups == nil else { throw SignalingPolicyError("signal-client \(id): 'groups' given twice") }
                 groups = try parseList(val, what: "group name", id: id)
+            case "site":
+                guard site == nil else { throw SignalingPolicyError("signal-client \(id): 'site' given twice") }
+                guard ClientID.isValidSyntax(val) else {
+                    throw SignalingPolicyError("signal-client \(id): invalid site '\(val)' (1-64 bytes of A-Z a-z 0-9 . _ -)")
+                }
+                site = String(val)
             case "allow":
                 guard allow == nil else { throw SignalingPolicyError("signal-client \(id): 'allow' given twice") }
                 let ids = try parseList(val, what: "client id", id: id)
@@ -112,11 +123,11 @@ public struct SignalingPolicy: Sendable {
                 }
                 allow = ids
             default:
-                throw SignalingPolicyError("signal-client \(id): unknown option '\(key)' (expected role=, groups=, allow= or relay-only)")
+                throw SignalingPolicyError("signal-client \(id): unknown option '\(key)' (expected role=, groups=, allow=, site= or relay-only)")
             }
         }
         guard let role else { throw SignalingPolicyError("signal-client \(id): missing role=device|viewer") }
-        return ClientRecord(id: id, role: role, groups: groups ?? [], allow: allow ?? [], relayOnly: relayOnly)
+        return ClientRecord(id: id, role: role, groups: groups ?? [], allow: allow ?? [], relayOnly: relayOnly, site: site)
     }
 
     private static func parseList(_ text: Substring, what: String, id: String) throws(SignalingPolicyError) -> Set<String> {

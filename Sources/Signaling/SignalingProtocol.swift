@@ -8,6 +8,8 @@ public enum SignalingErrorCode: String, Sendable, CaseIterable {
     case tooLarge = "too-large"
     case rateLimited = "rate-limited"
     case resources = "resources"
+    /// No relay path meets the minimum link quality and `path-strict` is set (docs §7.11).
+    case noPath = "no-path"
 
     /// The HTTP-like code.
     public var code: Int {
@@ -18,7 +20,7 @@ public enum SignalingErrorCode: String, Sendable, CaseIterable {
         case .peerOffline: 409
         case .tooLarge: 413
         case .rateLimited: 429
-        case .resources: 503
+        case .resources, .noPath: 503
         }
     }
 }
@@ -40,12 +42,13 @@ enum ClientMessageType: String {
     case end = "END"
     case iceConfigRequest = "ICE_CONFIG_REQUEST"
     case directoryRequest = "DIRECTORY_REQUEST"
+    case linkReport = "LINK_REPORT"
 
     /// Types only rtcgate sends; a client sending them gets `bad-request`.
     static let gatewayOnly: Set<String> = ["STATUS", "PEER_STATUS", "GO_AWAY", "ICE_CONFIG", "DIRECTORY"]
 
     /// Whether `sid` and `to` are required.
-    var isSessionMessage: Bool { self != .iceConfigRequest && self != .directoryRequest }
+    var isSessionMessage: Bool { self != .iceConfigRequest && self != .directoryRequest && self != .linkReport }
 }
 
 /// A refusal of an `up` message: becomes an error `STATUS`.

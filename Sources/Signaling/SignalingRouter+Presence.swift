@@ -59,6 +59,7 @@ extension SignalingRouter {
             state.lastSeenMs = now
             clients[id] = state
             stats.presenceOffline += 1
+            relayPaths?.clientWentOffline(id)
             directoryWatchers.remove(id)
             if policy.record(id)?.role == .device { pushDirectory(changed: id, into: &out) }
         }

@@ -1,4 +1,5 @@
 import JSON
+import Paths
 /// Time-driven work: timeouts, ICE_CONFIG issuance and pushes, return windows, shutdown.
 extension SignalingRouter {
     /// When `tick` next has work (monotonic ms): the earliest offer or idle timeout, ICE_CONFIG
@@ -62,15 +63,42 @@ extension SignalingRouter {
     /// When no credential can be minted (no TURN secret configured, or no TURN URLs), the body
     /// lists the STUN servers only; `ttl` and `iceTransportPolicy` are still present.
     func iceConfigBody(for record: ClientRecord, clock: SignalingClock) -> JSONValue {
+        // Without a peer there is no path to choose: this gateway's own relay.
+        (try? iceConfigBody(for: record, clock: clock, peer: nil)) ?? [:]
+    }
+
+    /// The ICE_CONFIG body; with `peer`, the relays are those of the call's chosen path
+    /// (docs/paths.md): this client's relay first, only it when `path-strict` is set.
+    func iceConfigBody(for record: ClientRecord, clock: SignalingClock, peer: ClientRecord?) throws(Refusal) -> JSONValue {
         let ttl = config.iceTTLSeconds
+        var relayURLs = [iceServers]
+        var pathMember: JSONValue?
+        if let peer, let relayPaths {
+            guard let path = relayPaths.plan((record.id, record.site), (peer.id, peer.site), now: clock.unixSeconds) else {
+                if relayPaths.policy.strict { throw Refusal(.noPath, "no relay path to '\(peer.id)' meets the minimum link quality") }
+                throw Refusal(.noPath, "no relay reaches both '\(record.id)' and '\(peer.id)'")
+            }
+            relayPaths.counted(path)
+            pathEvents.append(path)
+            if let chosen = path.relay(for: record.id), let entry = relayPaths.relays[chosen] {
+                let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
+                relayURLs = relayPaths.policy.strict || own == iceServers ? [own] : [own, iceServers]
+            }
+            pathMember = ["relays": .array(path.relays.map(JSONValue.string)), "costMs": .number(JSONNumber(Int(path.costMicros / 1_000))),
+                          "degraded": .bool(path.degraded)]
+        }
         var servers: [JSONValue] = []
-        if !iceServers.stun.isEmpty {
-            servers.append(["urls": .array(iceServers.stun.map(JSONValue.string))])
+        let stun = relayURLs.flatMap(\.stun), turn = relayURLs.flatMap(\.turn)
+        if !stun.isEmpty {
+            servers.append(["urls": .array(stun.map(JSONValue.string))])
         }
         var expiry: UInt64?
-        if !iceServers.turn.isEmpty, let credential = minter.mint(clientId: record.id, unixNow: clock.unixSeconds, ttl: ttl) {
-            servers.append(["urls": .array(iceServers.turn.map(JSONValue.string)),
-                            "username": .string(credential.username), "credential": .string(credential.credential)])
+        if !turn.isEmpty, let credential = minter.mint(clientId: record.id, unixNow: clock.unixSeconds, ttl: ttl) {
+            // One credential for every relay: the instances of a cluster share the REST secret.
+            for urls in relayURLs where !urls.turn.isEmpty {
+                servers.append(["urls": .array(urls.turn.map(JSONValue.string)),
+                                "username": .string(credential.username), "credential": .string(credential.credential)])
+            }
             expiry = clock.unixSeconds + ttl
         } else {
             stats.iceWithoutCredentials += 1
@@ -78,8 +106,14 @@ extension SignalingRouter {
         if ensureClient(record.id, nowMs: clock.monotonicMs) {
             clients[record.id]?.iceExpiryUnix = expiry
         }
-        return ["iceServers": .array(servers), "ttl": .number(JSONNumber(ttl)),
-                "iceTransportPolicy": record.relayOnly ? "relay" : "all"]
+        var body: [(String, JSONValue)] = [("iceServers", .array(servers)), ("ttl", .number(JSONNumber(ttl))),
+                                           ("iceTransportPolicy", record.relayOnly ? "relay" : "all")]
+        if let relayPaths, relayPaths.relays.count > 1 {
+            body.append(("relays", relayPaths.relayList))
+            relayPaths.informed.insert(record.id)
+        }
+        if let pathMember { body.append(("path", pathMember)) }
+        return .object(body)
     }
 
     /// Pushes ICE_CONFIG (no mid) to clients with a live session whose credentials expire

@@ -51,8 +51,14 @@ extension SignalingRouter {
             context.answered = true
             return
         }
+        if envelope.type == .linkReport {
+            try takeToken(sender: sender, type: .linkReport, nowMs: clock.monotonicMs)
+            try acceptLinkReport(envelope.linkReports, from: sender, clock: clock)
+            return
+        }
         if envelope.type == .iceConfigRequest {
-            let body = iceConfigBody(for: senderRecord, clock: clock)
+            let peer = try pathPeer(of: envelope, sender: sender)
+            let body = try iceConfigBody(for: senderRecord, clock: clock, peer: peer)
             stats.iceConfigsIssued += 1
             reply(GatewayMessages.iceConfig(mid: envelope.mid, body: body), to: sender, correlation: correlation, into: &out)
             context.answered = true
@@ -100,7 +106,7 @@ extension SignalingRouter {
         case .end:
             guard sessions.remove(key) != nil else { throw Refusal(.notFound, "no such session") }
             stats.sessionsEnded[envelope.endReason ?? .hangup] += 1
-        case .iceConfigRequest, .directoryRequest:
+        case .iceConfigRequest, .directoryRequest, .linkReport:
             break
         }
         let relayOnly = senderRecord.relayOnly || targetRecord.relayOnly
@@ -109,14 +115,15 @@ extension SignalingRouter {
     }
 
     private func takeToken(sender: String, type: ClientMessageType, nowMs: UInt64) throws(Refusal) {
-        guard type == .offer || type == .answer || type == .candidates || type == .directoryRequest else { return }
+        guard type == .offer || type == .answer || type == .candidates || type == .directoryRequest || type == .linkReport else { return }
         guard ensureClient(sender, nowMs: nowMs), var state = clients[sender] else {
             throw Refusal(.resources, "client table full")
         }
         let outcome = type == .candidates ? state.candidateBucket.take(nowMs: nowMs) : state.sdpBucket.take(nowMs: nowMs)
         clients[sender] = state
         if case .limited(let retry) = outcome {
-            let what = type == .candidates ? "CANDIDATES" : type == .directoryRequest ? "OFFER/ANSWER/DIRECTORY_REQUEST" : "OFFER/ANSWER"
+            let what = type == .candidates ? "CANDIDATES" : type == .offer || type == .answer ? "OFFER/ANSWER"
+                : "OFFER/ANSWER/DIRECTORY_REQUEST/LINK_REPORT"
             throw Refusal(.rateLimited, "too many \(what) messages", retryAfterMs: retry)
         }
     }

@@ -1,4 +1,5 @@
 import JSON
+import Paths
 /// The signaling router: the pure core of rtcgate's signaling plane.
 ///
 /// Inputs (received MQTT messages, ticks, policy updates) come in with an injected clock;
@@ -22,6 +23,11 @@ public final class SignalingRouter {
 
     /// The protocol's topics under `config.topicPrefix`.
     public let topics: SignalingTopics
+    /// Relays and their links, for ICE_CONFIG's choice of relay and LINK_REPORT (nil: this
+    /// gateway hands out its own relay only, and LINK_REPORT is accepted and ignored).
+    public var relayPaths: RelayPaths?
+    /// Paths chosen since the shell last took them (for its log), at most 64.
+    var pathEvents: [CallPath] = []
 
     public init(config: SignalingConfig = SignalingConfig(), policy: SignalingPolicy, iceServers: IceServerURLs, minter: any IceCredentialMinter) {
         self.config = config

@@ -1,7 +1,8 @@
 /// Every MQTT topic of the signaling protocol, built from one prefix `{p}` (docs/signaling.md):
 /// `{p}/up/{id}` (client → rtcgate), `{p}/down/{id}` (rtcgate → client), `{p}/status/{id}`
 /// (retained presence and Wills), and the cluster's own `{p}/_cluster/{instance}` (presence of
-/// rtcgate instances), `{p}/_cluster/state/{kind}/{name}` (replicated provisioning records) and
+/// rtcgate instances), `{p}/_cluster/state/{kind}/{name}` (replicated provisioning records),
+/// `{p}/_cluster/links/{instance}` (each relay's measured links, docs/paths.md) and
 /// `{p}/status/_gw` (the gateway's retained status). The one place these strings are built.
 public struct SignalingTopics: Sendable, Equatable {
     /// What a received topic is.
@@ -14,6 +15,8 @@ public struct SignalingTopics: Sendable, Equatable {
         case clusterState(key: Substring)
         /// `{p}/_cluster/{instance}`: another rtcgate instance's presence.
         case clusterPresence(instance: Substring)
+        /// `{p}/_cluster/links/{instance}`: an instance's row of measured relay links.
+        case clusterLinks(instance: Substring)
         /// Anything else.
         case other
     }
@@ -24,6 +27,7 @@ public struct SignalingTopics: Sendable, Equatable {
     private let statusPrefix: String
     private let clusterPrefix: String
     private let clusterStatePrefix: String
+    private let clusterLinksPrefix: String
 
     public init(prefix: String) {
         self.prefix = prefix
@@ -32,6 +36,7 @@ public struct SignalingTopics: Sendable, Equatable {
         statusPrefix = prefix + "/status/"
         clusterPrefix = prefix + "/_cluster/"
         clusterStatePrefix = prefix + "/_cluster/state/"
+        clusterLinksPrefix = prefix + "/_cluster/links/"
     }
 
     /// Where rtcgate publishes to `clientId`.
@@ -52,14 +57,19 @@ public struct SignalingTopics: Sendable, Equatable {
     public var statusFilter: String { statusPrefix + "+" }
     /// Subscription for the cluster's instance presence.
     public var clusterPresenceFilter: String { clusterPrefix + "+" }
+    /// Where an instance publishes its row of relay links.
+    public func clusterLinks(_ instance: String) -> String { clusterLinksPrefix + instance }
+    /// Subscription for the relays' rows of links.
+    public var clusterLinksFilter: String { clusterLinksPrefix + "+" }
     /// Subscription for the replicated provisioning records.
     public var clusterStateFilter: String { clusterStatePrefix + "#" }
 
-    /// Classifies a received topic (`_cluster/state/` before `_cluster/`, which it extends).
+    /// Classifies a received topic (`_cluster/state/` and `_cluster/links/` before `_cluster/`, which they extend).
     public func classify(_ topic: String) -> Kind {
         if topic.hasPrefix(upPrefix) { return .up(topic.dropFirst(upPrefix.count)) }
         if topic.hasPrefix(statusPrefix) { return .status(topic.dropFirst(statusPrefix.count)) }
         if topic.hasPrefix(clusterStatePrefix) { return .clusterState(key: topic.dropFirst(clusterStatePrefix.count)) }
+        if topic.hasPrefix(clusterLinksPrefix) { return .clusterLinks(instance: topic.dropFirst(clusterLinksPrefix.count)) }
         if topic.hasPrefix(clusterPrefix) { return .clusterPresence(instance: topic.dropFirst(clusterPrefix.count)) }
         return .other
     }

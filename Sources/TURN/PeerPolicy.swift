@@ -152,3 +152,13 @@ public struct PeerPolicy: Sendable {
         return false
     }
 }
+
+extension PeerPolicy {
+    /// This policy with `extra` ranges admitted as well (step 4, after the operator's `denied`
+    /// list, which still wins): the other relays of a cluster, so relay↔relay paths work on the
+    /// private addresses the defaults refuse (docs/paths.md).
+    public func admitting(_ extra: [AddressRange]) -> PeerPolicy {
+        PeerPolicy(allowed: allowed + extra, denied: denied, relayAddresses: relayAddresses, localAddresses: localAddresses,
+                   protectedPorts: protectedPorts)
+    }
+}

@@ -44,7 +44,7 @@ extension Rtcgate {
                 3 rtcgate not running, 4 permission denied, 5 timeout or protocol error. See docs/control.md.
                 """,
             subcommands: [Status.self, Device.self, Group.self, TurnUser.self, Secret.self, Session.self, Allocation.self,
-                          Stats.self, ConfigShow.self, LogLevel.self, Reload.self, Drain.self])
+                          Links.self, Path.self, Stats.self, ConfigShow.self, LogLevel.self, Reload.self, Drain.self])
 
         /// Accepted before the subcommand too (`rtcgate ctl --socket PATH device list`).
         @OptionGroup var options: CtlOptions
@@ -161,5 +161,22 @@ enum CtlFormat {
         case .array(let items): return items.map(text).joined(separator: ",")
         case .object: return value.jsonText
         }
+    }
+}
+
+extension Rtcgate.Ctl {
+    struct Links: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every measured link of the path model: relay to relay and client to relay (docs/paths.md).")
+        @OptionGroup var options: CtlOptions
+        func run() throws { try options.run("links") }
+    }
+
+    struct Path: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The relay path a call between two clients takes now, and the edges excluded.")
+        @OptionGroup var options: CtlOptions
+        @Argument(help: "A client id.") var from: String
+        @Argument(help: "The other client id.") var to: String
+        func run() throws { try options.run("path", [("from", .string(from)), ("to", .string(to))]) }
     }
 }

@@ -88,6 +88,12 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                     service.onClusterState = { [unowned replicator] key, payload in replicator.received(key: key, payload: payload) }
                     service.onConnected = { [unowned replicator, unowned loop] in replicator.connected(loop: loop) }
                 }
+                service.paths.onRelayAddresses = { [unowned self] hosts in
+                    // The cluster's relays reach each other's relayed addresses (docs/paths.md).
+                    let ranges = hosts.compactMap { AddressRange($0) }
+                    for handle in self.handles { handle.send(.admitPeers(ranges)) }
+                    self.logger.info("paths: relays of the cluster admitted as peers", metadata: ["addresses": "\(hosts.joined(separator: ","))"])
+                }
                 service.start()
                 logger.info("signaling plane starting", metadata: [
                     "broker": "\(configuration.signaling.mqttHost ?? ""):\(configuration.signaling.mqttPort)",
@@ -311,6 +317,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         if let signaling {
             collector.add(signaling: signaling.router.counters, mqtt: signaling.client.counters,
                           connected: signaling.client.isConnected, pending: signaling.client.pendingAckCount)
+            collector.add(paths: signaling.paths, now: UInt64(time(nil)))
         }
         return collector
     }

@@ -56,8 +56,8 @@ final class PolicyTests: XCTestCase {
             ("cam-1 role=device allow=x/y", "signal-client cam-1: invalid client id 'x/y' (1-64 bytes of A-Z a-z 0-9 . _ -)"),
             ("cam-1 role=device allow=_gw", "signal-client cam-1: allow lists reserved id '_gw'"),
             ("cam-1 role=device relay-only relay-only", "signal-client cam-1: 'relay-only' given twice"),
-            ("cam-1 role=device colour=red", "signal-client cam-1: unknown option 'colour' (expected role=, groups=, allow= or relay-only)"),
-            ("cam-1 role=device fast", "signal-client cam-1: unknown option 'fast' (expected role=, groups=, allow= or relay-only)"),
+            ("cam-1 role=device colour=red", "signal-client cam-1: unknown option 'colour' (expected role=, groups=, allow=, site= or relay-only)"),
+            ("cam-1 role=device fast", "signal-client cam-1: unknown option 'fast' (expected role=, groups=, allow=, site= or relay-only)"),
         ]
         for (line, message) in cases {
             XCTAssertThrowsError(try SignalingPolicy.parseClientLine(line), line) { error in

@@ -95,7 +95,7 @@ final class SignalingNodeTests: XCTestCase {
         let ha = Harness(), hb = Harness()
         let a = SignalingNode(router: ha.router, clusterInstance: "gw-a")
         let b = SignalingNode(router: hb.router, clusterInstance: "gw-b")
-        XCTAssertEqual(a.subscriptions, ["rtc/v1/up/+", "rtc/v1/status/+", "rtc/v1/_cluster/+", "rtc/v1/_cluster/state/#"])
+        XCTAssertEqual(a.subscriptions, ["rtc/v1/up/+", "rtc/v1/status/+", "rtc/v1/_cluster/+", "rtc/v1/_cluster/state/#", "rtc/v1/_cluster/links/+"])
         var out: [OutboundMessage] = []
         XCTAssertEqual(receive(a, ha, "rtc/v1/_cluster/gw-b", online, into: &out),
                        .clusterPresence(instance: "gw-b", online: true, changed: true))

@@ -1,0 +1,139 @@
+import Glibc
+import JSON
+import Logging
+import Paths
+import Reactor
+import Signaling
+
+/// The path model's shell (docs/paths.md) for one instance: learns the other relays from their
+/// cluster presence (`{p}/_cluster/{name}`, which carries each one's STUN/TURN URLs and site),
+/// probes them (``RelayProber``), publishes this instance's row of measurements as a retained
+/// `{p}/_cluster/links/{name}` every `publishInterval`, and feeds every row it receives, its own
+/// included, to the router's ``RelayPaths``.
+package final class ClusterPaths: TimerHandler {
+    package let relayPaths: RelayPaths
+    package let prober: RelayProber?
+    private let selfEntry: RelayEntry
+    private var peers: [String: RelayEntry] = [:]
+    private let loop: EventLoop
+    private let logger = Logger(label: "rtcgate.paths")
+    private var publishTimer: TimerID?
+    /// Publishes a retained row (topic, payload); set by the signaling service.
+    package var publish: ((_ topic: String, _ payload: [UInt8]) -> Void)?
+    /// Called with the other relays' IP addresses whenever they change (to admit them as peers).
+    package var onRelayAddresses: (([String]) -> Void)?
+    private let linksTopic: String
+    /// Rows and presences that could not be read (dropped).
+    package private(set) var malformed: UInt64 = 0
+    private static let publishIntervalNanos: UInt64 = 5_000_000_000
+    /// Largest row accepted (64 relays' entries fit in well under this).
+    static let maxRowBytes = 16_384
+
+    package init(selfEntry: RelayEntry, options: PathOptions, clientCapacity: Int, topicPrefix: String, probeFrom: SocketAddress?,
+                 loop: EventLoop) {
+        self.selfEntry = selfEntry
+        self.loop = loop
+        relayPaths = RelayPaths(selfEntry: selfEntry, relayCapacity: options.maxRelays, clientCapacity: clientCapacity,
+                                policy: options.policy, reportTTL: options.reportTTLSeconds)
+        linksTopic = "\(topicPrefix)/_cluster/links/\(selfEntry.name)"
+        prober = probeFrom.flatMap { try? RelayProber(loop: loop, local: $0, capacity: options.maxRelays - 1, intervalMs: options.probeIntervalMs) }
+    }
+
+    package func stop() {
+        prober?.stop()
+        if let publishTimer { loop.timers.cancel(publishTimer) }
+        publishTimer = nil
+    }
+
+    /// The presence payload this instance announces itself with (its relay URLs and site).
+    package static func presencePayload(_ entry: RelayEntry) -> [UInt8] {
+        var object: [(String, JSONValue)] = [("state", "online"), ("stun", .array(entry.stun.map(JSONValue.string))),
+                                             ("turn", .array(entry.turn.map(JSONValue.string)))]
+        if let site = entry.site { object.append(("site", .string(site))) }
+        return JSONValue.object(object).serialized()
+    }
+
+    /// Another instance's presence (`_cluster/{name}`).
+    package func presence(of instance: String, online: Bool, payload: UnsafeRawBufferPointer) {
+        guard instance != selfEntry.name else { return }
+        if online {
+            guard payload.count <= 4_096, let value = try? JSONParser.parse(payload),
+                  let stun = value["stun"]?.arrayValue?.compactMap(\.stringValue) else {
+                malformed &+= 1
+                return
+            }
+            let turn = value["turn"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let entry = RelayEntry(name: instance, site: value["site"]?.stringValue, stun: Array(stun.prefix(4)), turn: Array(turn.prefix(8)))
+            guard peers[instance] != entry else { return }
+            peers[instance] = entry
+        } else {
+            guard peers.removeValue(forKey: instance) != nil else { return }
+        }
+        relaysChanged()
+    }
+
+    private func relaysChanged() {
+        let all = [selfEntry] + peers.keys.sorted().compactMap { peers[$0] }
+        if !relayPaths.setRelays(all) {
+            logger.warning("paths: more relays than path-max-relays; keeping the first", metadata: ["relays": "\(all.count)"])
+            relayPaths.setRelays(Array(all.prefix(relayPaths.links.relayCapacity)))
+        }
+        var targets: [(name: String, address: SocketAddress)] = []
+        for name in peers.keys.sorted() {
+            if let url = peers[name]?.stun.first, let address = Self.address(ofSTUN: url) { targets.append((name, address)) }
+        }
+        prober?.setTargets(targets)
+        onRelayAddresses?(targets.map(\.address.host))
+        if publishTimer == nil && !targets.isEmpty {
+            publishTimer = loop.timers.schedule(at: MonotonicClock.now() + Self.publishIntervalNanos, handler: self)
+        }
+    }
+
+    /// `stun:HOST:PORT` → its socket address (literal IPs only).
+    static func address(ofSTUN url: String) -> SocketAddress? {
+        guard url.hasPrefix("stun:") else { return nil }
+        var text = String(url.dropFirst(5))
+        if let query = text.firstIndex(of: "?") { text = String(text[..<query]) }
+        return SocketAddress(parsing: text, defaultPort: 3478)
+    }
+
+    /// A row published by an instance (`_cluster/links/{name}`).
+    package func row(from instance: String, payload: UnsafeRawBufferPointer) {
+        guard payload.count <= Self.maxRowBytes, let value = try? JSONParser.parse(payload),
+              let at = value["at"]?.numberValue?.intValue, at >= 0, let links = value["links"]?.arrayValue else {
+            if payload.count > 0 { malformed &+= 1 }  // empty: a cleared retained row
+            return
+        }
+        var row: [(to: String, estimate: LinkEstimate)] = []
+        for link in links.prefix(relayPaths.links.relayCapacity) {
+            guard let to = link["to"]?.stringValue, let rtt = link["rttUs"]?.numberValue?.intValue,
+                  let lossPpm = link["lossPpm"]?.numberValue?.intValue, let jitter = link["jitterUs"]?.numberValue?.intValue else {
+                malformed &+= 1
+                return
+            }
+            row.append((to, LinkEstimate(rttMicros: Int64(rtt), loss: Double(lossPpm) / 1_000_000, jitterMicros: Int64(jitter))))
+        }
+        relayPaths.setRow(from: instance, links: row, at: UInt64(at))
+    }
+
+    /// This instance's row as published.
+    package func ownRow(now: UInt64) -> [UInt8] {
+        let links: [JSONValue] = (prober?.estimates ?? []).map { link in
+            ["to": .string(link.to), "rttUs": .number(JSONNumber(Int(link.estimate.rttMicros))),
+             "lossPpm": .number(JSONNumber(Int((link.estimate.loss * 1_000_000).rounded()))),
+             "jitterUs": .number(JSONNumber(Int(link.estimate.jitterMicros)))]
+        }
+        let object: JSONValue = ["from": .string(selfEntry.name), "at": .number(JSONNumber(Int(now))), "links": .array(links)]
+        return object.serialized()
+    }
+
+    package func timerFired(context: UInt64, now: UInt64) {
+        publishTimer = nil
+        let payload = ownRow(now: UInt64(time(nil)))
+        publish?(linksTopic, payload)
+        payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
+        if !(prober?.targets.isEmpty ?? true) {
+            publishTimer = loop.timers.schedule(at: MonotonicClock.now() + Self.publishIntervalNanos, handler: self)
+        }
+    }
+}

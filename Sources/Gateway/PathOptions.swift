@@ -1,0 +1,49 @@
+import Paths
+
+/// The path model's settings (docs/paths.md): this relay's site, the minimum link quality, what
+/// happens without a good path, how long client reports count, and how many relays it tracks.
+package struct PathOptions {
+    package var site: String?
+    package var minQuality = 0.5
+    package var strict = false
+    package var reportTTLSeconds: UInt64 = 600
+    /// Relays (instances of the cluster) the link table holds (board profile).
+    package var maxRelays = 64
+    /// Seconds between two probes of one relay link (jittered ±20 %).
+    package var probeIntervalMs: UInt64 = 1_000
+
+    package var policy: PathPolicy {
+        var policy = PathPolicy()
+        policy.minQuality = minQuality
+        policy.strict = strict
+        return policy
+    }
+}
+
+extension ConfigOption {
+    /// The path model's options.
+    static let paths: [ConfigOption] = [
+        ConfigOption("site", help: "This relay's site (e.g. a building): clients with the same site= get a default link to it until they report their own.") { config, value throws(ConfigError) in
+            guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }) else {
+                throw ConfigError(origin: "", message: "'\(value)' must be 1-64 of A-Z a-z 0-9 . - _")
+            }
+            config.paths.site = value
+        },
+        ConfigOption("path-min-quality", help: "Minimum quality (0-1) of every link of a call's relay path. Default 0.5.") { config, value throws(ConfigError) in
+            guard let q = Double(value), q >= 0, q <= 1 else { throw ConfigError(origin: "", message: "'\(value)' must be a number from 0 to 1") }
+            config.paths.minQuality = q
+        },
+        ConfigOption("path-strict", switch: true, help: "With no relay path meeting path-min-quality, refuse ICE_CONFIG for the call (no-path) instead of giving the best one.") { config, value throws(ConfigError) in
+            config.paths.strict = try ConfigValue.boolean(value)
+        },
+        ConfigOption("path-report-ttl", help: "Seconds a client's LINK_REPORT counts. Default 600.") { config, value throws(ConfigError) in
+            config.paths.reportTTLSeconds = try ConfigValue.integer(value, in: 10...86_400)
+        },
+        ConfigOption("path-max-relays", help: "Relays of the cluster the link table holds (board profile). Default 64.") { config, value throws(ConfigError) in
+            config.paths.maxRelays = try ConfigValue.integer(value, in: 1...256)
+        },
+        ConfigOption("path-probe-interval-ms", help: "Milliseconds between probes of one relay link (jittered ±20 %), at least 1000. Default 1000.") { config, value throws(ConfigError) in
+            config.paths.probeIntervalMs = try ConfigValue.integer(value, in: 1_000...60_000)
+        },
+    ]
+}
