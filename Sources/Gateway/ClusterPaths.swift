@@ -8,7 +8,7 @@ import Signaling
 /// The path model's shell (docs/paths.md) for one instance: learns the other relays from their
 /// cluster presence (`{p}/_cluster/{name}`, which carries each one's STUN/TURN URLs and site),
 /// probes them (``RelayProber``), publishes this instance's row of measurements as a retained
-/// `{p}/_cluster/links/{name}` every `publishInterval`, and feeds every row it receives, its own
+/// `{p}/_cluster/links/{name}` every 2 s, and feeds every row it receives, its own
 /// included, to the router's ``RelayPaths``.
 package final class ClusterPaths: TimerHandler {
     package let relayPaths: RelayPaths
@@ -25,7 +25,7 @@ package final class ClusterPaths: TimerHandler {
     private let linksTopic: String
     /// Rows and presences that could not be read (dropped).
     package private(set) var malformed: UInt64 = 0
-    private static let publishIntervalNanos: UInt64 = 5_000_000_000
+    private static let publishIntervalNanos: UInt64 = 2_000_000_000
     /// Largest row accepted (64 relays' entries fit in well under this).
     static let maxRowBytes = 16_384
 
@@ -37,6 +37,36 @@ package final class ClusterPaths: TimerHandler {
                                 policy: options.policy, reportTTL: options.reportTTLSeconds)
         linksTopic = "\(topicPrefix)/_cluster/links/\(selfEntry.name)"
         prober = probeFrom.flatMap { try? RelayProber(loop: loop, local: $0, capacity: options.maxRelays - 1, intervalMs: options.probeIntervalMs) }
+        excludedAsPublished = [Bool](repeating: false, count: max(options.maxRelays, 1))
+        prober?.onSample = { [unowned self] in self.sampled() }
+    }
+
+    /// Which of the prober's targets were below the minimum quality in the last published row.
+    private var excludedAsPublished: [Bool]
+    private var lastPublishNanos: UInt64 = 0
+
+    /// After each probe: when a link crossed the minimum quality either way, the row goes out at
+    /// once (at most every 0.5 s) instead of at the next 2-s tick, so a path change shows sooner.
+    private func sampled() {
+        guard let prober else { return }
+        var flipped = false
+        for (i, target) in prober.targets.enumerated() where i < excludedAsPublished.count {
+            let excluded = (target.window.estimate?.quality ?? 0) < relayPaths.policy.minQuality
+            if excluded != excludedAsPublished[i] { flipped = true }
+        }
+        if flipped && MonotonicClock.now() >= lastPublishNanos + 500_000_000 { publishRow() }
+    }
+
+    private func publishRow() {
+        lastPublishNanos = MonotonicClock.now()
+        let payload = ownRow(now: UInt64(time(nil)))
+        publish?(linksTopic, payload)
+        payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
+        if let prober {
+            for (i, target) in prober.targets.enumerated() where i < excludedAsPublished.count {
+                excludedAsPublished[i] = (target.window.estimate?.quality ?? 0) < relayPaths.policy.minQuality
+            }
+        }
     }
 
     package func stop() {
@@ -83,7 +113,9 @@ package final class ClusterPaths: TimerHandler {
             if let url = peers[name]?.stun.first, let address = Self.address(ofSTUN: url) { targets.append((name, address)) }
         }
         prober?.setTargets(targets)
-        onRelayAddresses?(targets.map(\.address.host))
+        // Its own relay address too: two clients of a call may both allocate on this relay.
+        let own = selfEntry.stun.first.flatMap(Self.address(ofSTUN:)).map { [$0.host] } ?? []
+        onRelayAddresses?(own + targets.map(\.address.host))
         if publishTimer == nil && !targets.isEmpty {
             publishTimer = loop.timers.schedule(at: MonotonicClock.now() + Self.publishIntervalNanos, handler: self)
         }
@@ -129,9 +161,7 @@ package final class ClusterPaths: TimerHandler {
 
     package func timerFired(context: UInt64, now: UInt64) {
         publishTimer = nil
-        let payload = ownRow(now: UInt64(time(nil)))
-        publish?(linksTopic, payload)
-        payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
+        publishRow()
         if !(prober?.targets.isEmpty ?? true) {
             publishTimer = loop.timers.schedule(at: MonotonicClock.now() + Self.publishIntervalNanos, handler: self)
         }

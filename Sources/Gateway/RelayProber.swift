@@ -27,6 +27,8 @@ package final class RelayProber: EventHandler, TimerHandler {
     /// Datagrams on the probe socket that are not an answer to a probe in flight (dropped).
     package private(set) var strayDatagrams: UInt64 = 0
     package let capacity: Int
+    /// Called after each probe is answered or given up (on the main loop).
+    package var onSample: (() -> Void)?
     private let loop: EventLoop
     private let fd: Int32
     private var registration: Registration?
@@ -133,6 +135,7 @@ package final class RelayProber: EventHandler, TimerHandler {
             targets[index].outstanding = nil
             targets[index].window.answered(rttMicros: Int64((now - targets[index].sentNanos) / 1_000))
             probesAnswered &+= 1
+            onSample?()
         }
         arm()  // the next probe of an answered peer may be due before the armed time-out
     }
@@ -145,6 +148,7 @@ package final class RelayProber: EventHandler, TimerHandler {
                 targets[index].outstanding = nil
                 targets[index].window.lost()
                 probesLost &+= 1
+                onSample?()
             }
             if targets[index].outstanding == nil && now >= targets[index].nextSendNanos { send(index, now: now) }
         }

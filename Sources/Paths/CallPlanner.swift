@@ -31,6 +31,13 @@ public struct CallPath: Sendable, Equatable {
     public func relay(for client: String) -> String? {
         client == from ? relays.first : client == to ? relays.last : nil
     }
+
+    /// The same path described from `client`'s end.
+    public func seen(from client: String) -> CallPath {
+        guard client == to else { return self }
+        return CallPath(from: to, to: from, relays: relays.reversed(), costMicros: costMicros, bottleneck: bottleneck,
+                        degraded: degraded, excluded: excluded)
+    }
 }
 
 /// An edge the minimum quality removed.

@@ -15,8 +15,10 @@ public struct LinkEstimate: Sendable, Equatable {
     }
 
     /// Loss at which a link is worth nothing: WebRTC's congestion control backs video off steadily
-    /// as loss grows, and around 20 % video is no longer watchable.
-    public static let unusableLoss = 0.20
+    /// as loss grows, and past 20-30 % video is no longer watchable. 35 % rather than 20 % because
+    /// the estimate comes from 6 probes: one stray loss (17 %) must not exclude a link at the
+    /// default minimum quality 0.5 (it scores 0.52), two (33 %) do (0.05).
+    public static let unusableLoss = 0.35
     /// Jitter that halves a link's quality: a receiver's jitter buffer adds about this much
     /// delay to absorb it, the same order as a good link's whole round trip.
     public static let halvingJitterMicros: Double = 50_000
@@ -24,7 +26,7 @@ public struct LinkEstimate: Sendable, Equatable {
     /// (losses cost retransmissions, NACK round trips or FEC overhead).
     public static let lossPenaltyMicros: Double = 500_000
 
-    /// 0…1: `(1 − min(1, loss / 0.2)) / (1 + jitter / 50 ms)`. Loss dominates; jitter erodes.
+    /// 0…1: `(1 − min(1, loss / 0.35)) / (1 + jitter / 50 ms)`. Loss dominates; jitter erodes.
     public var quality: Double {
         let lossFactor = 1 - min(1, loss / Self.unusableLoss)
         return lossFactor / (1 + Double(jitterMicros) / Self.halvingJitterMicros)

@@ -1,10 +1,13 @@
-/// The last `capacity` probes of one link, in fixed storage: each probe is sent, then either
-/// answered (its round-trip time) or given up as lost. Smoothed RTT follows RFC 6298's SRTT
-/// (gain 1/8); loss is the fraction lost among the finished probes in the window; jitter is the
-/// mean absolute difference of successive answered RTTs, smoothed with gain 1/16 (RFC 3550).
+/// The last `capacity` probes of one link (6: at one probe a second, a change shows within about
+/// 6 s), in fixed storage: each probe is sent, then either
+/// answered (its round-trip time) or given up as lost. Smoothed RTT is an exponential average like
+/// RFC 6298's SRTT but with gain 1/4 (probes are a second apart, not per packet, so 1/8 would take
+/// ~20 s to follow a change); loss is the fraction lost among the probes in the window; jitter is
+/// the mean absolute difference of successive answered RTTs, smoothed with gain 1/8 (RFC 3550
+/// uses 1/16 per packet).
 public struct ProbeWindow: Sendable {
     /// Probes kept.
-    public static let capacity = 32
+    public static let capacity = 6
 
     // Ring of outcomes: -1 lost, otherwise the RTT in microseconds.
     private var outcomes: [Int64]
@@ -27,8 +30,8 @@ public struct ProbeWindow: Sendable {
         if lastRTT < 0 {
             smoothedRTT = Double(rtt)
         } else {
-            smoothedRTT += (Double(rtt) - smoothedRTT) / 8
-            jitter += (Double(abs(rtt - lastRTT)) - jitter) / 16
+            smoothedRTT += (Double(rtt) - smoothedRTT) / 4
+            jitter += (Double(abs(rtt - lastRTT)) - jitter) / 8
         }
         lastRTT = rtt
         push(rtt)

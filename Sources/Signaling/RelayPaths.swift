@@ -99,10 +99,32 @@ public final class RelayPaths {
         links.setRow(from: from, links: row, at: at)
     }
 
-    /// The path for a call between two clients (sites from their records).
+    /// The path for a call between two clients (sites from their records), as it stands now.
     public func plan(_ a: (id: String, site: String?), _ b: (id: String, site: String?), now: UInt64) -> CallPath? {
         planner.plan(a, b, links: links, policy: policy, now: now)
     }
+
+    /// The path for the call `a` is setting up with `b`: the one chosen when `b` asked within the
+    /// last `pinSeconds` (so both ends of a call allocate on the ends of the same path, whatever
+    /// changed in between), else a new one, kept for `b`. At most `maxPins` pairs are kept.
+    func planForCall(_ a: (id: String, site: String?), _ b: (id: String, site: String?), now: UInt64) -> CallPath? {
+        let key = a.id < b.id ? PairKey(low: a.id, high: b.id) : PairKey(low: b.id, high: a.id)
+        if let pin = pins[key], pin.expires > now, pin.askedBy != a.id {
+            pins[key] = nil
+            return pin.path
+        }
+        guard let path = plan(a, b, now: now) else { return nil }
+        if pins.count >= maxPins { pins = pins.filter { $0.value.expires > now } }
+        if pins.count < maxPins { pins[key] = Pin(path: path, askedBy: a.id, expires: now + Self.pinSeconds) }
+        return path
+    }
+
+    struct PairKey: Hashable { var low: String, high: String }
+    struct Pin { var path: CallPath, askedBy: String, expires: UInt64 }
+    private var pins: [PairKey: Pin] = [:]
+    /// How long the path chosen for one end waits for the other end's ICE_CONFIG_REQUEST.
+    static let pinSeconds: UInt64 = 30
+    private var maxPins: Int { links.clientCapacity }
 
     /// The relay whose URLs include `url`.
     func relay(forURL url: String) -> String? {

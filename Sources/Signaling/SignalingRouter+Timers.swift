@@ -74,7 +74,8 @@ extension SignalingRouter {
         var relayURLs = [iceServers]
         var pathMember: JSONValue?
         if let peer, let relayPaths {
-            guard let path = relayPaths.plan((record.id, record.site), (peer.id, peer.site), now: clock.unixSeconds) else {
+            guard let path = relayPaths.planForCall((record.id, record.site), (peer.id, peer.site), now: clock.unixSeconds)?
+                .seen(from: record.id) else {
                 if relayPaths.policy.strict { throw Refusal(.noPath, "no relay path to '\(peer.id)' meets the minimum link quality") }
                 throw Refusal(.noPath, "no relay reaches both '\(record.id)' and '\(peer.id)'")
             }

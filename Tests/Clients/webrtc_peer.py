@@ -58,6 +58,8 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from link_probe import link_report
+
 FORWARDED = ("OFFER", "ANSWER", "CANDIDATES", "END")
 MAX_PAYLOAD = 65536  # docs/signaling.md §6
 KEEPALIVE = 30  # docs/signaling.md §3: at most 60 s, 30 s recommended
@@ -93,6 +95,16 @@ def parse_args(argv):
     p.add_argument("--allow-direct", action="store_true",
                    help="do not fail when the selected local candidate is not a relay one")
     p.add_argument("--verbose", action="store_true", help="log every MQTT message to stderr")
+    p.add_argument("--link-report", action="store_true",
+                   help="probe every relay ICE_CONFIG lists (STUN round trips) and send LINK_REPORT")
+    p.add_argument("--path", action="store_true",
+                   help="ask ICE_CONFIG for the call (body.peer): the relay of the chosen path")
+    p.add_argument("--turn-host", metavar="IP",
+                   help="use this host in every STUN/TURN URL of ICE_CONFIG (a relay of the same cluster, "
+                        "which accepts the same credentials)")
+    p.add_argument("--probe-seconds", type=float, default=0,
+                   help="offerer: after the pings, this long of 20 ms pings on an unreliable, unordered "
+                        "data channel; reports their round-trip times and loss")
     p.add_argument("--video-frames", type=int, default=0,
                    help="answerer: send a test-pattern video track (a camera); offerer: also receive "
                         "video and require this many decoded frames before hanging up")
@@ -549,6 +561,9 @@ class Call:
 
     def wire_channel(self, dc):
         n = self.args.messages
+        if dc.label == "probe":  # answerer: echo the unreliable pings at once
+            dc.on("message", lambda text: dc.send(text))
+            return
 
         def on_message(text):
             try:
@@ -597,6 +612,10 @@ class Call:
                             self.frames += 1
                         self.video_done.set()
                     asyncio.ensure_future(count())
+            if args.role == "offerer" and args.probe_seconds:
+                self.probe_dc = self.pc.createDataChannel("probe", ordered=False, maxRetransmits=0)
+                self.probe_sent, self.probe_rtts = {}, []
+                self.probe_dc.on("message", lambda text: self.probe_answered(text))
             if args.role == "offerer":
                 dc = self.pc.createDataChannel("rtcgate-test")
                 self.wire_channel(dc)
@@ -628,6 +647,7 @@ class Call:
                              f"{args.messages} messages each way on the data channel")
             if args.role == "offerer" and args.video_frames:
                 await self.guard(self.video_done.wait(), f"{args.video_frames} decoded video frames")
+            probes = await self.run_probes() if args.role == "offerer" and args.probe_seconds else None
 
             ice, pair = selected_pair(self.pc)
             if pair is None:
@@ -656,11 +676,37 @@ class Call:
                 else:
                     if end.get("from") != args.peer or (end.get("body") or {}).get("reason") != "hangup":
                         raise PeerError(f"unexpected END: {json.dumps(end)}")
-            return {"ok": True, "role": args.role, "sent": self.sent, "received": self.received,
-                    "videoFrames": self.frames,
-                    "localCandidateType": local_type, "remoteCandidateTypes": remote_types}
+            result = {"ok": True, "role": args.role, "sent": self.sent, "received": self.received,
+                      "videoFrames": self.frames,
+                      "localCandidateType": local_type, "remoteCandidateTypes": remote_types,
+                      "localCandidate": f"{pair.local_candidate.host}:{pair.local_candidate.port}",
+                      "remoteCandidate": f"{pair.remote_candidate.host}:{pair.remote_candidate.port}"}
+            if probes:
+                result["probe"] = probes
+            return result
         finally:
             pump.cancel()
+
+    def probe_answered(self, text):
+        sent = self.probe_sent.pop(text, None)
+        if sent is not None:
+            self.probe_rtts.append((time.monotonic() - sent) * 1000)
+
+    async def run_probes(self):
+        """20 ms pings on the unreliable channel for --probe-seconds; a ping unanswered 1 s after
+        the last one was sent is lost. Returns count, lost, loss and RTT median/p95 (ms)."""
+        count, interval = int(self.args.probe_seconds / 0.02), 0.02
+        started = time.monotonic()
+        for i in range(count):
+            text = f"p{i}"
+            self.probe_sent[text] = time.monotonic()
+            self.probe_dc.send(text)
+            await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.monotonic()))
+        await asyncio.sleep(1.0)
+        rtts = sorted(self.probe_rtts)
+        return {"count": count, "lost": len(self.probe_sent), "loss": round(len(self.probe_sent) / count, 4),
+                "rttMedianMs": round(rtts[len(rtts) // 2], 2) if rtts else None,
+                "rttP95Ms": round(rtts[min(len(rtts) - 1, int(0.95 * len(rtts)))], 2) if rtts else None}
 
     async def abort(self):
         """Best-effort END after a failure (bounded), so the peer is not left waiting."""
@@ -687,11 +733,29 @@ async def run(args):
         body = reply.get("body")
         if not isinstance(body, dict):
             raise PeerError("ICE_CONFIG without a body")
+        report = None
+        if args.link_report:  # docs §7.11: measure the relays listed, then report
+            report = await loop.run_in_executor(None, link_report, body.get("relays"))
+            await sig.request("LINK_REPORT", {"links": report})
+            sig.log(f"LINK_REPORT: {json.dumps(report)}")
+        if args.path:
+            body = (await sig.request("ICE_CONFIG_REQUEST", {"peer": args.peer})).get("body") or {}
+            sig.log(f"ICE_CONFIG for the call: path {json.dumps(body.get('path'))}")
+        if args.turn_host:
+            for entry in body.get("iceServers") or []:
+                urls = [entry["urls"]] if isinstance(entry.get("urls"), str) else entry.get("urls") or []
+                entry["urls"] = [u.split(":", 1)[0] + ":" + args.turn_host + ":" + u.rsplit(":", 1)[1] for u in urls]
         config, turn_username, policy = ice_configuration(body, args.policy, sig.log)
         sig.log(f"ICE_CONFIG: policy {policy}, ttl {body.get('ttl')}, TURN user {turn_username}")
         call = Call(sig, args)
         result = await call.run(config)
         result["iceConfigUsername"] = turn_username
+        if args.path:
+            result["path"] = body.get("path")
+            result["iceServers"] = [u for entry in body.get("iceServers") or [] for u in
+                                    ([entry["urls"]] if isinstance(entry.get("urls"), str) else entry.get("urls") or [])]
+        if report is not None:
+            result["linkReport"] = report
         return result
     except BaseException:
         if call is not None:

@@ -4,7 +4,7 @@ import XCTest
 /// Calls planned over measured links: three relays A, B, C; a device homed at A, a viewer at B.
 final class CallPlannerTests: XCTestCase {
     private let good = LinkEstimate(rttMicros: 10_000, loss: 0, jitterMicros: 1_000)
-    private let lossy = LinkEstimate(rttMicros: 10_000, loss: 0.15, jitterMicros: 5_000)
+    private let lossy = LinkEstimate(rttMicros: 10_000, loss: 0.3, jitterMicros: 5_000)
     private let device = (id: "cam-1", site: Optional("a")), viewer = (id: "viewer-1", site: Optional("b"))
 
     private func table(ab: LinkEstimate) -> LinkTable {
@@ -106,10 +106,14 @@ final class CallPlannerTests: XCTestCase {
         XCTAssertGreaterThan(estimate.rttMicros, 10_000)
         XCTAssertLessThan(estimate.rttMicros, 12_000)
         XCTAssertGreaterThan(estimate.jitterMicros, 0)
-        XCTAssertEqual(estimate.quality, 0, accuracy: 1e-9, "20 % loss is unusable")
+        XCTAssertEqual(estimate.quality, (1 - 0.2 / 0.35) / (1 + Double(estimate.jitterMicros) / 50_000), accuracy: 1e-9)
+        XCTAssertEqual(LinkEstimate(rttMicros: 0, loss: 0.35, jitterMicros: 0).quality, 0, "35 % loss is unusable")
+        XCTAssertEqual(LinkEstimate(rttMicros: 0, loss: 1.0 / 6, jitterMicros: 0).quality, 0.524, accuracy: 0.001,
+                       "one stray loss in six probes keeps a link above the default 0.5")
+        XCTAssertLessThan(LinkEstimate(rttMicros: 0, loss: 2.0 / 6, jitterMicros: 0).quality, 0.1, "two do not")
         for _ in 0..<ProbeWindow.capacity { window.answered(rttMicros: 10_000) }
         XCTAssertEqual(window.estimate?.loss, 0, "the lost probe left the window")
-        XCTAssertEqual(LinkEstimate(rttMicros: 0, loss: 0.05, jitterMicros: 50_000).quality, 0.375, accuracy: 1e-9)
+        XCTAssertEqual(LinkEstimate(rttMicros: 0, loss: 0.07, jitterMicros: 50_000).quality, 0.4, accuracy: 1e-9)
         XCTAssertEqual(LinkEstimate(rttMicros: 20_000, loss: 0.01, jitterMicros: 0).costMicros, 25_000)
     }
 }
