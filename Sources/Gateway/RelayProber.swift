@@ -63,6 +63,14 @@ package final class RelayProber: EventHandler, TimerHandler {
         receiveBuffer.deallocate()
     }
 
+    /// The probe socket's port (other relays see probes come from it).
+    package var localPort: UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return SocketAddress(storage: address, length: length).port
+    }
+
     package func stop() {
         if let timer { loop.timers.cancel(timer) }
         timer = nil
