@@ -52,7 +52,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "rtcgate-bench",
-            dependencies: ["CSystem", "CBenchShim", "COpenSSL", "STUN", "MQTT", "Reactor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CSystem", "CBenchShim", "COpenSSL", "STUN", "MQTT", "Reactor", "Paths", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Tests.
         .target(name: "MallocCounter", path: "Tests/Support/MallocCounter"),

@@ -1,5 +1,6 @@
 import Glibc
 import MediaPlane
+import Paths
 import Signaling
 
 /// The memory a configuration reserves at start-up and the most the bounded tables of the main
@@ -33,6 +34,10 @@ package struct MemoryReport {
             parts.append(("signaling clients (\(clients) × ~1 KiB state, signal-max-clients)", clients * 1024))
             parts.append(("MQTT publishes awaiting acknowledgement (mqtt-max-unacked-kib)", signaling.maxUnackedKiB * 1024))
             parts.append(("one message in and its replies (signal-max-payload × 4)", signaling.maxPayloadBytes * 4))
+            let relays = configuration.paths.maxRelays
+            parts.append(("path model: link table (\(relays) relays² + \(clients) clients × \(relays) relays) and search (path-max-relays)",
+                          LinkTable.reservedBytes(relayCapacity: relays, clientCapacity: clients)
+                              + PathFinder.reservedBytes(capacity: relays + 2)))
         }
         let management = configuration.management
         if !management.controlSocket.isEmpty {

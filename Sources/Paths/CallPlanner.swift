@@ -55,6 +55,10 @@ public struct ExcludedEdge: Sendable, Equatable {
 public struct CallPlanner: Sendable {
     public private(set) var graph: PathGraph
     private var finder: PathFinder
+    /// The relay edges in `graph` are for this (table version, second, relay count).
+    private var builtFor: (UInt64, UInt64, Int) = (.max, .max, -1)
+    private var builtPolicy: PathPolicy?
+    private var relayExcluded: [ExcludedEdge] = []
 
     public init(relayCapacity: Int) {
         graph = PathGraph(capacity: relayCapacity + 2)
@@ -69,22 +73,38 @@ public struct CallPlanner: Sendable {
         let relayCount = links.relays.count
         guard relayCount > 0, first.id != second.id else { return nil }
         let (source, target) = (relayCount, relayCount + 1)
-        graph.reset(vertices: relayCount + 2)
+        // Relay↔relay edges change with the relays' rows (every 2 s at most per relay) and with
+        // age (whole seconds): rebuilt only then, so a call costs its two clients' edges and the search.
+        if builtFor != (links.relayVersion, now, relayCount) || builtPolicy != policy {
+            graph.reset(vertices: relayCount + 2)
+            relayExcluded.removeAll(keepingCapacity: true)
+            for x in 0..<relayCount {
+                for y in (x + 1)..<relayCount {
+                    guard let link = links.relayLink(x, y, now: now, maxAge: policy.rowMaxAge) else { continue }
+                    graph.setLink(x, y, link)
+                    if link.quality < policy.minQuality {
+                        relayExcluded.append(ExcludedEdge(from: links.relays[x], to: links.relays[y], quality: link.quality))
+                    }
+                }
+            }
+            builtFor = (links.relayVersion, now, relayCount)
+            builtPolicy = policy
+        } else {
+            graph.isolate(source)
+            graph.isolate(target)
+        }
         graph.setTransit(source, false)
         graph.setTransit(target, false)
-        var excluded: [ExcludedEdge] = []
-        func add(_ x: Int, _ y: Int, _ estimate: LinkEstimate, _ names: (String, String)) {
-            graph.setLink(x, y, estimate)
-            if estimate.quality < policy.minQuality { excluded.append(ExcludedEdge(from: names.0, to: names.1, quality: estimate.quality)) }
-        }
+        var excluded = relayExcluded
         for x in 0..<relayCount {
-            for y in (x + 1)..<relayCount {
-                if let link = links.relayLink(x, y, now: now, maxAge: policy.rowMaxAge) { add(x, y, link, (links.relays[x], links.relays[y])) }
-            }
             for (vertex, client) in [(source, first), (target, second)] {
                 let reported = links.clientLink(client.id, relay: x, now: now)
                 let siteLink = client.site != nil && client.site == links.relaySites[x] ? policy.siteDefault : nil
-                if let link = reported ?? siteLink { add(vertex, x, link, (client.id, links.relays[x])) }
+                guard let link = reported ?? siteLink else { continue }
+                graph.setLink(vertex, x, link)
+                if link.quality < policy.minQuality {
+                    excluded.append(ExcludedEdge(from: client.id, to: links.relays[x], quality: link.quality))
+                }
             }
         }
         guard let choice = finder.choose(in: graph, from: source, to: target, minQuality: policy.minQuality, maxTransit: 2,

@@ -21,6 +21,17 @@ public struct LinkTable: Sendable {
     private var clientLinks: [Entry?]  // clientCapacity × relayCapacity: `at` = expiry
     /// Client reports refused because the table was full.
     public private(set) var clientTableFull: UInt64 = 0
+    /// Changes whenever the relays or their rows change (planners cache the relay edges by it).
+    public private(set) var relayVersion: UInt64 = 0
+
+    /// Bytes the tables of a link table with these capacities hold (entries and client ids; the
+    /// path search's scratch is ``PathFinder/reservedBytes(capacity:)``).
+    public static func reservedBytes(relayCapacity: Int, clientCapacity: Int) -> Int {
+        let entry = MemoryLayout<Entry?>.stride
+        return relayCapacity * relayCapacity * entry + clientCapacity * relayCapacity * entry
+            + clientCapacity * (MemoryLayout<String?>.stride + 48)  // ids and the index's buckets
+            + relayCapacity * (MemoryLayout<String>.stride + MemoryLayout<String?>.stride)
+    }
 
     public init(relayCapacity: Int, clientCapacity: Int) {
         self.relayCapacity = relayCapacity
@@ -50,6 +61,7 @@ public struct LinkTable: Sendable {
         let names = sorted.map(\.name)
         guard names != relays else {
             relaySites = sorted.map(\.site)
+            relayVersion &+= 1
             return true
         }
         let oldIndex = Dictionary(uniqueKeysWithValues: relays.enumerated().map { ($1, $0) })
@@ -65,6 +77,7 @@ public struct LinkTable: Sendable {
         relays = names
         relaySites = sorted.map(\.site)
         relayRows = rows
+        relayVersion &+= 1
         clientLinks = links
         return true
     }
@@ -73,6 +86,7 @@ public struct LinkTable: Sendable {
     /// among the relays are ignored; the row replaces the previous one entirely.
     public mutating func setRow(from: String, links: [(to: String, estimate: LinkEstimate)], at: UInt64) {
         guard let row = relayIndex(from) else { return }
+        relayVersion &+= 1
         for to in 0..<relays.count { relayRows[row * relayCapacity + to] = nil }
         for link in links {
             guard let to = relayIndex(link.to), to != row else { continue }

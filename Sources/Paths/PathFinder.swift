@@ -30,6 +30,13 @@ public struct PathFinder: Sendable {
     private var scratchA: [Int32]
     private var scratchB: [Int32]
 
+    /// Bytes of scratch a finder for `capacity` vertices holds, and its graph.
+    public static func reservedBytes(capacity: Int) -> Int {
+        let states = capacity * capacity
+        return states * (8 + 4 + 1 + 4 + 4) + 2 * capacity * 4  // best, previous, done, heap, slot; scratch
+            + states * (8 + 8) + capacity  // the graph: costs, qualities, transit
+    }
+
     public init(capacity: Int) {
         self.capacity = capacity
         let states = capacity * capacity

@@ -48,6 +48,14 @@ public struct PathGraph: Sendable {
 
     public mutating func removeEdge(from: Int, to: Int) { costs[from * capacity + to] = -1 }
 
+    /// Removes every edge into or out of `vertex`.
+    public mutating func isolate(_ vertex: Int) {
+        for other in 0..<count {
+            costs[vertex * capacity + other] = -1
+            costs[other * capacity + vertex] = -1
+        }
+    }
+
     /// The edge `from → to`, if there is one.
     public func edge(from: Int, to: Int) -> (costMicros: Int64, quality: Double)? {
         let cost = costs[from * capacity + to]

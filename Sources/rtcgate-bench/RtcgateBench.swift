@@ -7,7 +7,7 @@ struct RtcgateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtcgate-bench",
         abstract: "Load generators for rtcgate (and any STUN server): STUN, TURN, TLS handshakes, MQTT signaling.",
-        subcommands: [StunBench.self, TurnBench.self, TLSHandshakeBench.self, SignalBench.self])
+        subcommands: [StunBench.self, TurnBench.self, TLSHandshakeBench.self, SignalBench.self, PathBench.self])
 }
 
 /// `rtcgate-bench stun`: closed-loop STUN Binding load with full response validation.
