@@ -15,6 +15,8 @@ package final class ClusterPaths: TimerHandler {
     package let prober: RelayProber?
     private let selfEntry: RelayEntry
     private var peers: [String: RelayEntry] = [:]
+    /// `path-external-relay`: always relays, probed like the instances.
+    private let externals: [RelayEntry]
     private let loop: EventLoop
     private let logger = Logger(label: "rtcgate.paths")
     private var publishTimer: TimerID?
@@ -29,16 +31,22 @@ package final class ClusterPaths: TimerHandler {
     /// Largest row accepted (64 relays' entries fit in well under this).
     static let maxRowBytes = 16_384
 
+    /// Rows go to the broker only in a cluster; alone (external relays only) they stay local.
+    private let clustered: Bool
+
     package init(selfEntry: RelayEntry, options: PathOptions, clientCapacity: Int, topicPrefix: String, probeFrom: SocketAddress?,
-                 loop: EventLoop) {
+                 clustered: Bool, loop: EventLoop) {
         self.selfEntry = selfEntry
+        self.clustered = clustered
         self.loop = loop
+        externals = options.externalRelays.map(\.entry)
         relayPaths = RelayPaths(selfEntry: selfEntry, relayCapacity: options.maxRelays, clientCapacity: clientCapacity,
                                 policy: options.policy, reportTTL: options.reportTTLSeconds)
         linksTopic = "\(topicPrefix)/_cluster/links/\(selfEntry.name)"
         prober = probeFrom.flatMap { try? RelayProber(loop: loop, local: $0, capacity: options.maxRelays - 1, intervalMs: options.probeIntervalMs) }
         excludedAsPublished = [Bool](repeating: false, count: max(options.maxRelays, 1))
         prober?.onSample = { [unowned self] in self.sampled() }
+        if !externals.isEmpty { relaysChanged() }
     }
 
     /// Which of the prober's targets were below the minimum quality in the last published row.
@@ -60,7 +68,7 @@ package final class ClusterPaths: TimerHandler {
     private func publishRow() {
         lastPublishNanos = MonotonicClock.now()
         let payload = ownRow(now: UInt64(time(nil)))
-        publish?(linksTopic, payload)
+        if clustered { publish?(linksTopic, payload) }
         payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
         if let prober {
             for (i, target) in prober.targets.enumerated() where i < excludedAsPublished.count {
@@ -103,14 +111,15 @@ package final class ClusterPaths: TimerHandler {
     }
 
     private func relaysChanged() {
-        let all = [selfEntry] + peers.keys.sorted().compactMap { peers[$0] }
+        let others = (peers.values.filter { peer in !externals.contains { $0.name == peer.name } } + externals).sorted { $0.name < $1.name }
+        let all = [selfEntry] + others
         if !relayPaths.setRelays(all) {
             logger.warning("paths: more relays than path-max-relays; keeping the first", metadata: ["relays": "\(all.count)"])
             relayPaths.setRelays(Array(all.prefix(relayPaths.links.relayCapacity)))
         }
         var targets: [(name: String, address: SocketAddress)] = []
-        for name in peers.keys.sorted() {
-            if let url = peers[name]?.stun.first, let address = Self.address(ofSTUN: url) { targets.append((name, address)) }
+        for entry in others {
+            if let url = entry.stun.first, let address = Self.address(ofSTUN: url) { targets.append((entry.name, address)) }
         }
         prober?.setTargets(targets)
         // Its own relay address too: two clients of a call may both allocate on this relay.

@@ -1,4 +1,5 @@
 import Paths
+import Signaling
 
 /// The path model's settings (docs/paths.md): this relay's site, the minimum link quality, what
 /// happens without a good path, how long client reports count, and how many relays it tracks.
@@ -11,12 +12,38 @@ package struct PathOptions {
     package var maxRelays = 64
     /// Seconds between two probes of one relay link (jittered ±20 %).
     package var probeIntervalMs: UInt64 = 1_000
+    /// TURN servers outside the cluster (a cloud relay of last resort), with their REST secrets.
+    package var externalRelays: [(entry: RelayEntry, secret: String)] = []
 
     package var policy: PathPolicy {
         var policy = PathPolicy()
         policy.minQuality = minQuality
         policy.strict = strict
         return policy
+    }
+}
+
+extension PathOptions {
+    /// `NAME URL… secret=S [site=S]`: URLs are `stun:`/`turn:`/`turns:` with a literal host.
+    static func parseExternalRelay(_ value: String) throws(ConfigError) -> (entry: RelayEntry, secret: String) {
+        let tokens = value.split(separator: " ").map(String.init)
+        guard let name = tokens.first, !name.isEmpty, name.utf8.count <= 32,
+              name.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (97...122).contains($0) }) else {
+            throw ConfigError(origin: "", message: "'\(value)': the relay's name comes first (1-32 of a-z 0-9 - _)")
+        }
+        var stun: [String] = [], turn: [String] = [], secret: String?, site: String?
+        for token in tokens.dropFirst() {
+            if token.hasPrefix("secret=") { secret = String(token.dropFirst(7)) }
+            else if token.hasPrefix("site=") { site = String(token.dropFirst(5)) }
+            else if token.hasPrefix("stun:") { stun.append(token) }
+            else if token.hasPrefix("turn:") || token.hasPrefix("turns:") { turn.append(token) }
+            else { throw ConfigError(origin: "", message: "'\(token)': expected a stun:/turn:/turns: URL, secret= or site=") }
+        }
+        guard let secret, secret.utf8.count >= 16 else {
+            throw ConfigError(origin: "", message: "\(name): secret= (its TURN REST secret, at least 16 characters) is required")
+        }
+        guard !stun.isEmpty, !turn.isEmpty else { throw ConfigError(origin: "", message: "\(name): needs a stun: URL (probed) and a turn: URL") }
+        return (RelayEntry(name: name, site: site, stun: stun, turn: turn, external: true), secret)
     }
 }
 
@@ -41,6 +68,9 @@ extension ConfigOption {
         },
         ConfigOption("path-max-relays", help: "Relays of the cluster the link table holds (board profile). Default 64.") { config, value throws(ConfigError) in
             config.paths.maxRelays = try ConfigValue.integer(value, in: 1...256)
+        },
+        ConfigOption("path-external-relay", resetList: { $0.paths.externalRelays = [] }, help: "A TURN server outside the cluster for the path model: NAME stun:HOST:PORT turn:HOST:PORT?transport=udp … secret=REST-SECRET [site=S]; repeatable.") { config, value throws(ConfigError) in
+            config.paths.externalRelays.append(try PathOptions.parseExternalRelay(value))
         },
         ConfigOption("path-probe-interval-ms", help: "Milliseconds between probes of one relay link (jittered ±20 %), at least 1000. Default 1000.") { config, value throws(ConfigError) in
             config.paths.probeIntervalMs = try ConfigValue.integer(value, in: 1_000...60_000)

@@ -22,6 +22,13 @@ package final class RestCredentialMinter: IceCredentialMinter {
     package func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)? {
         credentials.mint(clientId: clientId, now: unixNow, ttl: ttl).map { ($0.username, $0.password) }
     }
+
+    /// External relays' REST secrets, by relay name (`path-external-relay … secret=`).
+    package var externalSecrets: [String: RestCredentials] = [:]
+
+    package func mint(clientId: String, unixNow: UInt64, ttl: UInt64, externalRelay: String) -> (username: String, credential: String)? {
+        externalSecrets[externalRelay]?.mint(clientId: clientId, now: unixNow, ttl: ttl).map { ($0.username, $0.password) }
+    }
 }
 
 /// The signaling plane's shell: the MQTT client and the pure `SignalingNode` on the main loop.
@@ -60,8 +67,12 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
                                      minter: settings.minter)
         node = SignalingNode(router: router, clusterInstance: settings.clusterInstance)
         paths = ClusterPaths(selfEntry: settings.relay, options: settings.paths, clientCapacity: settings.router.maxClients,
-                             topicPrefix: settings.router.topicPrefix, probeFrom: settings.probeFrom, loop: loop)
+                             topicPrefix: settings.router.topicPrefix, probeFrom: settings.probeFrom,
+                             clustered: settings.clusterInstance != nil, loop: loop)
         router.relayPaths = paths.relayPaths
+        for external in settings.paths.externalRelays {
+            minter.externalSecrets[external.entry.name] = RestCredentials(secrets: [external.secret])
+        }
         var mqtt = settings.mqtt
         mqtt.subscriptions = node.subscriptions + (settings.brokerDynsec ? [DynsecCommands.responseTopic] : [])
         client = try MQTTClient(config: mqtt, loop: loop)

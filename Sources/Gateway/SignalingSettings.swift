@@ -95,7 +95,7 @@ extension SignalingOptions {
         let probeFrom = listen.first { $0.host != "0.0.0.0" && $0.host != "::" }
         return SignalingSettings(router: router, policy: policy, iceServers: iceServers, minter: minter, mqtt: mqtt,
                                  brokerDynsec: brokerDynsec, clusterInstance: clusterInstance, relay: relay, paths: paths,
-                                 probeFrom: clusterInstance != nil && udp ? probeFrom : nil)
+                                 probeFrom: (clusterInstance != nil || !paths.externalRelays.isEmpty) && udp ? probeFrom : nil)
     }
 
     /// The configuration's clients and the store's; a client in both is the store's.

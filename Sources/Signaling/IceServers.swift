@@ -6,6 +6,14 @@
 /// listing the STUN servers only (no TURN entry, no expiry recorded, so no pushes follow).
 public protocol IceCredentialMinter {
     func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)?
+    /// Credentials for an external relay of the path model (its own REST secret); nil when it has none.
+    func mint(clientId: String, unixNow: UInt64, ttl: UInt64, externalRelay: String) -> (username: String, credential: String)?
+}
+
+extension IceCredentialMinter {
+    public func mint(clientId: String, unixNow: UInt64, ttl: UInt64, externalRelay: String) -> (username: String, credential: String)? {
+        nil
+    }
 }
 
 /// A minter for gateways without a TURN secret: always `nil`.

@@ -47,12 +47,16 @@ public struct RelayEntry: Sendable, Equatable {
     public var site: String?
     public var stun: [String]
     public var turn: [String]
+    /// A TURN server outside the cluster (`path-external-relay`): probed, never publishing rows,
+    /// with credentials from its own REST secret.
+    public var external: Bool
 
-    public init(name: String, site: String?, stun: [String], turn: [String]) {
+    public init(name: String, site: String?, stun: [String], turn: [String], external: Bool = false) {
         self.name = name
         self.site = site
         self.stun = stun
         self.turn = turn
+        self.external = external
     }
 }
 

@@ -72,6 +72,7 @@ extension SignalingRouter {
     func iceConfigBody(for record: ClientRecord, clock: SignalingClock, peer: ClientRecord?) throws(Refusal) -> JSONValue {
         let ttl = config.iceTTLSeconds
         var relayURLs = [iceServers]
+        var externalRelay: String?  // the chosen relay, when it is an external one
         var pathMember: JSONValue?
         if let peer, let relayPaths {
             guard let path = relayPaths.planForCall((record.id, record.site), (peer.id, peer.site), now: clock.unixSeconds)?
@@ -84,6 +85,7 @@ extension SignalingRouter {
             if let chosen = path.relay(for: record.id), let entry = relayPaths.relays[chosen] {
                 let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
                 relayURLs = relayPaths.policy.strict || own == iceServers ? [own] : [own, iceServers]
+                if entry.external { externalRelay = entry.name }
             }
             pathMember = ["relays": .array(path.relays.map(JSONValue.string)), "costMs": .number(JSONNumber(Int(path.costMicros / 1_000))),
                           "degraded": .bool(path.degraded)]
@@ -95,10 +97,14 @@ extension SignalingRouter {
         }
         var expiry: UInt64?
         if !turn.isEmpty, let credential = minter.mint(clientId: record.id, unixNow: clock.unixSeconds, ttl: ttl) {
-            // One credential for every relay: the instances of a cluster share the REST secret.
-            for urls in relayURLs where !urls.turn.isEmpty {
+            // One credential for the cluster's relays (they share the REST secret); an external
+            // relay's from its own secret.
+            for (index, urls) in relayURLs.enumerated() where !urls.turn.isEmpty {
+                let external = index == 0 ? externalRelay : nil
+                guard let minted = external.map({ minter.mint(clientId: record.id, unixNow: clock.unixSeconds, ttl: ttl, externalRelay: $0) })
+                    ?? credential else { continue }
                 servers.append(["urls": .array(urls.turn.map(JSONValue.string)),
-                                "username": .string(credential.username), "credential": .string(credential.credential)])
+                                "username": .string(minted.username), "credential": .string(minted.credential)])
             }
             expiry = clock.unixSeconds + ttl
         } else {

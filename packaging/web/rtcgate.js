@@ -27,6 +27,7 @@ export const ERROR_TEXT = {
   "peer-offline": "The camera is offline.",
   "too-large": "A message was too large.",
   "rate-limited": "Too many requests; trying again shortly.",
+  "no-path": "No relay path to this camera is good enough right now.",
   resources: "The camera or gateway is busy (too many viewers).",
   timeout: "The gateway did not answer.",
   closed: "The connection to the gateway was lost.",
