@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <pthread.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -72,4 +74,50 @@ int64_t rtcgate_rxq_ovfl_value(const struct msghdr *header) {
         }
     }
     return -1;
+}
+
+#define RTCGATE_MAX_PASSED 250
+
+long rtcgate_send_descriptors(int socket, const void *data, unsigned long length, const int *descriptors, int count) {
+    if (count < 0 || count > RTCGATE_MAX_PASSED || length == 0) { errno = EINVAL; return -1; }
+    char control[CMSG_SPACE(sizeof(int) * RTCGATE_MAX_PASSED)];
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = length };
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (count > 0) {
+        memset(control, 0, sizeof(control));
+        message.msg_control = control;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(header), descriptors, sizeof(int) * count);
+    }
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+long rtcgate_receive_descriptors(int socket, void *data, unsigned long capacity, int *descriptors, int max_descriptors, int *count) {
+    char control[CMSG_SPACE(sizeof(int) * RTCGATE_MAX_PASSED)];
+    struct iovec iov = { .iov_base = data, .iov_len = capacity };
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    *count = 0;
+    long received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (received < 0) return -1;
+    int found = 0, overflow = (message.msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int n = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        const int *passed = (const int *)CMSG_DATA(header);
+        for (int i = 0; i < n; i++) {
+            if (found < max_descriptors) descriptors[found++] = passed[i];
+            else { close(passed[i]); overflow = 1; }
+        }
+    }
+    if (overflow) {
+        for (int i = 0; i < found; i++) close(descriptors[i]);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    *count = found;
+    return received;
 }

@@ -43,14 +43,23 @@ package final class ClusterPaths: TimerHandler {
         relayPaths = RelayPaths(selfEntry: selfEntry, relayCapacity: options.maxRelays, clientCapacity: clientCapacity,
                                 policy: options.policy, reportTTL: options.reportTTLSeconds)
         linksTopic = "\(topicPrefix)/_cluster/links/\(selfEntry.name)"
-        prober = probeFrom.flatMap { try? RelayProber(loop: loop, local: $0, capacity: options.maxRelays - 1, intervalMs: options.probeIntervalMs) }
-        excludedAsPublished = [Bool](repeating: false, count: max(options.maxRelays, 1))
+        var prober: RelayProber?
+        if let probeFrom {
+            do {
+                prober = try RelayProber(loop: loop, local: probeFrom, capacity: options.maxRelays - 1, intervalMs: options.probeIntervalMs)
+            } catch {
+                logger.error("paths: cannot open the probe socket on \(probeFrom.host): \(error); relay links will not be measured")
+            }
+        } else if clustered {
+            logger.warning("paths: no listening address to probe from (wildcard only, or no UDP); relay links will not be measured")
+        }
+        self.prober = prober
         prober?.onSample = { [unowned self] in self.sampled() }
         if !externals.isEmpty { relaysChanged() }
     }
 
-    /// Which of the prober's targets were below the minimum quality in the last published row.
-    private var excludedAsPublished: [Bool]
+    /// Which relays were below the minimum quality in the last published row.
+    private var excludedAsPublished: [String: Bool] = [:]
     private var lastPublishNanos: UInt64 = 0
 
     /// After each probe: when a link crossed the minimum quality either way, the row goes out at
@@ -58,9 +67,9 @@ package final class ClusterPaths: TimerHandler {
     private func sampled() {
         guard let prober else { return }
         var flipped = false
-        for (i, target) in prober.targets.enumerated() where i < excludedAsPublished.count {
+        for target in prober.targets {
             let excluded = (target.window.estimate?.quality ?? 0) < relayPaths.policy.minQuality
-            if excluded != excludedAsPublished[i] { flipped = true }
+            if excluded != (excludedAsPublished[target.name] ?? false) { flipped = true }
         }
         if flipped && MonotonicClock.now() >= lastPublishNanos + 500_000_000 { publishRow() }
     }
@@ -68,12 +77,16 @@ package final class ClusterPaths: TimerHandler {
     private func publishRow() {
         lastPublishNanos = MonotonicClock.now()
         let payload = ownRow(now: UInt64(time(nil)))
-        if clustered { publish?(linksTopic, payload) }
-        payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
-        if let prober {
-            for (i, target) in prober.targets.enumerated() where i < excludedAsPublished.count {
-                excludedAsPublished[i] = (target.window.estimate?.quality ?? 0) < relayPaths.policy.minQuality
-            }
+        if clustered {
+            // It comes back through the subscription, in the broker's order like everyone's rows,
+            // so every instance's table changes at the same point of the message stream.
+            publish?(linksTopic, payload)
+        } else {
+            payload.withUnsafeBytes { row(from: selfEntry.name, payload: $0) }
+        }
+        excludedAsPublished = [:]
+        for target in prober?.targets ?? [] {
+            excludedAsPublished[target.name] = (target.window.estimate?.quality ?? 0) < relayPaths.policy.minQuality
         }
     }
 
@@ -103,6 +116,10 @@ package final class ClusterPaths: TimerHandler {
             let turn = value["turn"]?.arrayValue?.compactMap(\.stringValue) ?? []
             let entry = RelayEntry(name: instance, site: value["site"]?.stringValue, stun: Array(stun.prefix(4)), turn: Array(turn.prefix(8)))
             guard peers[instance] != entry else { return }
+            guard peers[instance] != nil || peers.count < relayPaths.links.relayCapacity else {
+                malformed &+= 1  // more instances than path-max-relays: not tracked
+                return
+            }
             peers[instance] = entry
         } else {
             guard peers.removeValue(forKey: instance) != nil else { return }
@@ -154,7 +171,9 @@ package final class ClusterPaths: TimerHandler {
             }
             row.append((to, LinkEstimate(rttMicros: Int64(rtt), loss: Double(lossPpm) / 1_000_000, jitterMicros: Int64(jitter))))
         }
-        relayPaths.setRow(from: instance, links: row, at: UInt64(at))
+        // Aged by when it arrived here, not by the publisher's clock (which may be off).
+        _ = at
+        relayPaths.setRow(from: instance, links: row, at: UInt64(max(0, time(nil))))
     }
 
     /// This instance's row as published.

@@ -15,6 +15,8 @@ package struct PathOptions {
     /// TURN servers outside the cluster (a cloud relay of last resort), with their REST secrets.
     package var externalRelays: [(entry: RelayEntry, secret: String)] = []
 
+    package init() {}
+
     package var policy: PathPolicy {
         var policy = PathPolicy()
         policy.minQuality = minQuality
@@ -70,7 +72,12 @@ extension ConfigOption {
             config.paths.maxRelays = try ConfigValue.integer(value, in: 1...256)
         },
         ConfigOption("path-external-relay", resetList: { $0.paths.externalRelays = [] }, help: "A TURN server outside the cluster for the path model: NAME stun:HOST:PORT turn:HOST:PORT?transport=udp … secret=REST-SECRET [site=S]; repeatable.") { config, value throws(ConfigError) in
-            config.paths.externalRelays.append(try PathOptions.parseExternalRelay(value))
+            let relay = try PathOptions.parseExternalRelay(value)
+            guard !config.paths.externalRelays.contains(where: { $0.entry.name == relay.entry.name }),
+                  relay.entry.name != config.signaling.clusterInstance else {
+                throw ConfigError(origin: "", message: "relay name '\(relay.entry.name)' is already used (external relays and instances need distinct names)")
+            }
+            config.paths.externalRelays.append(relay)
         },
         ConfigOption("path-probe-interval-ms", help: "Milliseconds between probes of one relay link (jittered ±20 %), at least 1000. Default 1000.") { config, value throws(ConfigError) in
             config.paths.probeIntervalMs = try ConfigValue.integer(value, in: 1_000...60_000)

@@ -11,6 +11,9 @@ import Reactor
 /// With no peers there is no timer and no traffic.
 package final class RelayProber: EventHandler, TimerHandler {
     package struct Target {
+        /// Stable for the target's life (its place in `targets` changes as relays come and go):
+        /// the probes' transaction ids carry it.
+        package var id: UInt32
         package var name: String
         package var address: SocketAddress
         package var window = ProbeWindow()
@@ -37,6 +40,7 @@ package final class RelayProber: EventHandler, TimerHandler {
     private var timer: TimerID?
     private var timerDeadline: UInt64 = .max
     private let salt: UInt32
+    private var nextTargetID: UInt32 = 0
     private var random = SystemRandomNumberGenerator()
     private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 20, alignment: 4)
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1_500, alignment: 4)
@@ -88,7 +92,8 @@ package final class RelayProber: EventHandler, TimerHandler {
                 kept.address = peer.address
                 next.append(kept)
             } else {
-                var target = Target(name: peer.name, address: peer.address)
+                nextTargetID &+= 1
+                var target = Target(id: nextTargetID, name: peer.name, address: peer.address)
                 target.nextSendNanos = MonotonicClock.now() + UInt64.random(in: 0...intervalNanos, using: &random)
                 next.append(target)
             }
@@ -107,8 +112,8 @@ package final class RelayProber: EventHandler, TimerHandler {
     private func send(_ index: Int, now: UInt64) {
         targets[index].sequence &+= 1
         let sequence = targets[index].sequence
-        // Binding request: type, length 0, magic cookie, transaction id = salt, peer index, sequence.
-        let header: [UInt32] = [0x0001_0000, 0x2112_A442, salt, UInt32(index), sequence]
+        // Binding request: type, length 0, magic cookie, transaction id = salt, target id, sequence.
+        let header: [UInt32] = [0x0001_0000, 0x2112_A442, salt, targets[index].id, sequence]
         for (i, word) in header.enumerated() { sendBuffer.storeBytes(of: word.bigEndian, toByteOffset: i * 4, as: UInt32.self) }
         let sent = targets[index].address.withSockAddr { sendto(fd, sendBuffer.baseAddress, 20, Int32(MSG_DONTWAIT), $0, $1) }
         probesSent &+= 1
@@ -134,9 +139,9 @@ package final class RelayProber: EventHandler, TimerHandler {
                 strayDatagrams &+= 1
                 continue
             }
-            let index = Int(receiveBuffer.loadUnaligned(fromByteOffset: 12, as: UInt32.self).bigEndian)
+            let id = receiveBuffer.loadUnaligned(fromByteOffset: 12, as: UInt32.self).bigEndian
             let sequence = receiveBuffer.loadUnaligned(fromByteOffset: 16, as: UInt32.self).bigEndian
-            guard index < targets.count, targets[index].outstanding == sequence else {
+            guard let index = targets.firstIndex(where: { $0.id == id }), targets[index].outstanding == sequence else {
                 strayDatagrams &+= 1  // late (already counted lost) or forged
                 continue
             }

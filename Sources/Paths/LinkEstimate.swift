@@ -8,10 +8,14 @@ public struct LinkEstimate: Sendable, Equatable {
     /// Mean deviation of successive round-trip times (RFC 3550 §6.4.1 style), microseconds.
     public var jitterMicros: Int64
 
+    /// Largest round-trip time or jitter kept (60 s): anything above is clamped, so sums of a
+    /// path's costs can never overflow whatever a relay or client claims.
+    public static let maxMicros: Int64 = 60_000_000
+
     public init(rttMicros: Int64, loss: Double, jitterMicros: Int64) {
-        self.rttMicros = max(0, rttMicros)
+        self.rttMicros = min(Self.maxMicros, max(0, rttMicros))
         self.loss = min(1, max(0, loss.isNaN ? 1 : loss))
-        self.jitterMicros = max(0, jitterMicros)
+        self.jitterMicros = min(Self.maxMicros, max(0, jitterMicros))
     }
 
     /// Loss at which a link is worth nothing: WebRTC's congestion control backs video off steadily

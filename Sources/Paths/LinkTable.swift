@@ -56,7 +56,8 @@ public struct LinkTable: Sendable {
     /// of relays gone are dropped. Returns false (and changes nothing) over capacity.
     @discardableResult
     public mutating func setRelays(_ list: [(name: String, site: String?)]) -> Bool {
-        let sorted = list.sorted { $0.name < $1.name }
+        var sorted = list.sorted { $0.name < $1.name }
+        sorted = sorted.enumerated().filter { $0.offset == 0 || sorted[$0.offset - 1].name != $0.element.name }.map(\.element)  // one per name
         guard sorted.count <= relayCapacity else { return false }
         let names = sorted.map(\.name)
         guard names != relays else {

@@ -40,9 +40,12 @@ public struct ProbeWindow: Sendable {
     /// Records a probe that got no answer in time.
     public mutating func lost() { push(-1) }
 
-    /// The estimate, or nil before any probe was answered.
+    /// The estimate; nil before anything is known. A peer that never answered a whole window
+    /// is reported as lost entirely (so the other side's "good" cannot stand alone).
     public var estimate: LinkEstimate? {
-        guard lastRTT >= 0 else { return nil }
+        guard lastRTT >= 0 else {
+            return filled == Self.capacity ? LinkEstimate(rttMicros: 2_000_000, loss: 1, jitterMicros: 0) : nil
+        }
         var lostCount = 0
         for i in 0..<filled where outcomes[i] < 0 { lostCount += 1 }
         return LinkEstimate(rttMicros: Int64(smoothedRTT.rounded()), loss: Double(lostCount) / Double(max(filled, 1)),

@@ -13,6 +13,7 @@ extension SignalingRouter {
             if peerId == nil { throw Refusal(.notFound, "no such session") }
         }
         guard let peerId else { return nil }
+        guard peerId != sender else { throw Refusal(.badRequest, "field 'body.peer' must name another client") }
         guard !ClientID.isReserved(peerId), policy.mayTalk(sender, peerId), let peer = policy.record(peerId) else {
             throw Refusal(.forbidden, "'\(sender)' and '\(peerId)' may not signal each other")
         }
@@ -22,7 +23,7 @@ extension SignalingRouter {
     /// Applies a client's measurements. Only a client that was given the relays (an ICE_CONFIG
     /// since it came online) may report, and only on the URLs it was given.
     func acceptLinkReport(_ items: [LinkReportItem], from sender: String, clock: SignalingClock) throws(Refusal) {
-        guard let relayPaths else { return }  // one relay: nothing to choose, nothing to keep
+        guard let relayPaths, relayPaths.relays.count > 1 else { return }  // one relay: nothing to choose, nothing to keep
         guard relayPaths.informed.contains(sender) else {
             throw Refusal(.badRequest, "ask ICE_CONFIG_REQUEST first: a report names the relays listed in ICE_CONFIG")
         }

@@ -74,12 +74,10 @@ extension SignalingRouter {
         var relayURLs = [iceServers]
         var externalRelay: String?  // the chosen relay, when it is an external one
         var pathMember: JSONValue?
-        if let peer, let relayPaths {
-            guard let path = relayPaths.planForCall((record.id, record.site), (peer.id, peer.site), now: clock.unixSeconds)?
-                .seen(from: record.id) else {
-                if relayPaths.policy.strict { throw Refusal(.noPath, "no relay path to '\(peer.id)' meets the minimum link quality") }
-                throw Refusal(.noPath, "no relay reaches both '\(record.id)' and '\(peer.id)'")
-            }
+        // With one relay there is nothing to choose; without a path that reaches both (nothing
+        // reported, no shared site) the gateway's own relay, as for a client that names no peer.
+        if let peer, let relayPaths, relayPaths.relays.count > 1,
+           let path = try Self.callPath(relayPaths, record, peer, now: clock.unixSeconds) {
             relayPaths.counted(path)
             pathEvents.append(path)
             if let chosen = path.relay(for: record.id), let entry = relayPaths.relays[chosen] {
@@ -121,6 +119,15 @@ extension SignalingRouter {
         }
         if let pathMember { body.append(("path", pathMember)) }
         return .object(body)
+    }
+
+    /// The call's path from `record`'s end; nil when none reaches both; `no-path` when strict.
+    private static func callPath(_ relayPaths: RelayPaths, _ record: ClientRecord, _ peer: ClientRecord, now: UInt64) throws(Refusal) -> CallPath? {
+        guard let path = relayPaths.planForCall((record.id, record.site), (peer.id, peer.site), now: now) else {
+            if relayPaths.policy.strict { throw Refusal(.noPath, "no relay path to '\(peer.id)' meets the minimum link quality") }
+            return nil
+        }
+        return path.seen(from: record.id)
     }
 
     /// Pushes ICE_CONFIG (no mid) to clients with a live session whose credentials expire

@@ -1,13 +1,15 @@
 // libFuzzer entry point for the signaling plane's pure core: the JSON parser, the router (up and
 // status messages from a small cast of clients, with the clock moving and ticks in between,
 // against a live session table) and the relay-only filter. Compiled by Tests/Fuzz/run.sh with
-// Sources/Signaling/*.swift in one module, against a JSON module built beside it.
+// Sources/Signaling/*.swift in one module, against JSON and Paths modules built beside it. The
+// router has three relays, so LINK_REPORT and ICE_CONFIG for a call are reached too.
 //
 // Invariants checked: parsed JSON serializes and parses back to the same value; everything the
 // router publishes goes to a `down/` topic and is a JSON object with a `type`; the session count
 // never exceeds its limit; filtered SDP keeps no non-relay candidate line.
 
 import JSON
+import Paths
 
 private final class Minter: IceCredentialMinter {
     func mint(clientId: String, unixNow: UInt64, ttl: UInt64) -> (username: String, credential: String)? {
@@ -23,8 +25,16 @@ private nonisolated(unsafe) let router: SignalingRouter = {
     let clients = ["cam-1", "cam-2", "viewer-1", "viewer-2", "ro"].map { id in
         ClientRecord(id: id, role: id.hasPrefix("cam") ? .device : .viewer, groups: ["g"], relayOnly: id == "ro")
     }
-    return SignalingRouter(config: config, policy: SignalingPolicy(clients: clients),
-                           iceServers: IceServerURLs(stun: ["stun:h:1"], turn: ["turn:h:1"]), minter: Minter())
+    let router = SignalingRouter(config: config, policy: SignalingPolicy(clients: clients),
+                                 iceServers: IceServerURLs(stun: ["stun:h:1"], turn: ["turn:h:1"]), minter: Minter())
+    // Three relays with links (docs/paths.md), so LINK_REPORT and ICE_CONFIG for a peer are exercised.
+    let entries = ["a", "b", "c"].map { RelayEntry(name: $0, site: $0, stun: ["stun:\($0):1"], turn: ["turn:\($0):1"]) }
+    let paths = RelayPaths(selfEntry: entries[0], relayCapacity: 4, clientCapacity: 8, policy: PathPolicy())
+    paths.setRelays(entries)
+    let link = LinkEstimate(rttMicros: 5_000, loss: 0.01, jitterMicros: 100)
+    for from in ["a", "b", "c"] { paths.setRow(from: from, links: ["a", "b", "c"].map { ($0, link) }, at: 1_700_000_000) }
+    router.relayPaths = paths
+    return router
 }()
 private nonisolated(unsafe) var clockMs: UInt64 = 1_000
 private let ids = ["cam-1", "cam-2", "viewer-1", "viewer-2", "ro", "stranger", "_gw", "bad/id"]

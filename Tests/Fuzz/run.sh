@@ -62,13 +62,16 @@ build() {
     compile "$OUT/build-turn.log" -sanitize=fuzzer,address "${swiftflags[@]}" -module-name TURNFuzz -I "$OUT/modules" \
       "${linker[@]}" Sources/TURN/*.swift Tests/Fuzz/TURNFuzzer.swift "$OUT/libSTUN.a" -lcrypto -o "$OUT/turn-fuzzer"
   fi
-  if stale "$OUT/signaling-fuzzer" Sources/JSON/*.swift Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift; then
+  if stale "$OUT/signaling-fuzzer" Sources/JSON/*.swift Sources/Paths/*.swift Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift; then
     echo "fuzz: building signaling-fuzzer"
     compile "$OUT/build-json-module.log" -sanitize=address -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
       "${swiftflags[@]}" -module-name JSON -emit-module -emit-module-path "$OUT/modules/JSON.swiftmodule" \
       -emit-library -static -o "$OUT/libJSON.a" Sources/JSON/*.swift
+    compile "$OUT/build-paths-module.log" -sanitize=address -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+      "${swiftflags[@]}" -module-name Paths -emit-module -emit-module-path "$OUT/modules/Paths.swiftmodule" \
+      -emit-library -static -o "$OUT/libPaths.a" Sources/Paths/*.swift
     compile "$OUT/build-signaling.log" -sanitize=fuzzer,address "${swiftflags[@]}" -module-name SignalingFuzz -I "$OUT/modules" \
-      "${linker[@]}" Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift "$OUT/libJSON.a" -o "$OUT/signaling-fuzzer"
+      "${linker[@]}" Sources/Signaling/*.swift Tests/Fuzz/SignalingFuzzer.swift "$OUT/libJSON.a" "$OUT/libPaths.a" -o "$OUT/signaling-fuzzer"
   fi
   echo "fuzz: builds ready in $(( $(date +%s) - started )) s"
 }

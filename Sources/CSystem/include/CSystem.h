@@ -1,7 +1,8 @@
 #ifndef RTCGATE_CSYSTEM_H
 #define RTCGATE_CSYSTEM_H
 // Linux system calls that Swift's Glibc module hides behind _GNU_SOURCE: batched datagram
-// I/O (recvmmsg/sendmmsg) and peer credentials of Unix sockets (SO_PEERCRED).
+// I/O (recvmmsg/sendmmsg), peer credentials of Unix sockets (SO_PEERCRED) and descriptor
+// passing (SCM_RIGHTS).
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -39,6 +40,14 @@ unsigned long rtcgate_rxq_ovfl_control_space(void);
 /// The socket's count of dropped datagrams carried by SO_RXQ_OVFL in a received message's
 /// control data, or -1 when the message carries none.
 int64_t rtcgate_rxq_ovfl_value(const struct msghdr *header);
+/// Sends `length` bytes of `data` and `count` file descriptors (SCM_RIGHTS, at most 250) in one
+/// message on a connected Unix socket. Returns the bytes sent, or -1 with errno.
+long rtcgate_send_descriptors(int socket, const void *data, unsigned long length, const int *descriptors, int count);
+/// Receives one message: up to `capacity` bytes into `data` and up to `max_descriptors`
+/// descriptors (close-on-exec) into `descriptors`, their number in `*count`. Returns the bytes
+/// received (0: the peer closed), or -1 with errno; EMSGSIZE when the message carried more
+/// descriptors than `max_descriptors` (those received are closed, none returned).
+long rtcgate_receive_descriptors(int socket, void *data, unsigned long capacity, int *descriptors, int max_descriptors, int *count);
 /// Size of glibc's struct mmsghdr, for a layout check at start-up.
 unsigned long rtcgate_mmsghdr_size(void);
 
