@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"]),
+        .target(name: "Handover", dependencies: ["CSystem", "Reactor"]),
 
         // The daemon's services on the main loop: configuration, management, the signaling
         // shell, cluster replication, metrics and the memory report.
@@ -65,6 +66,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SignalingTests", dependencies: ["Signaling", "JSON", "Paths"]),
         .testTarget(name: "PathsTests", dependencies: ["Paths"]),
+        .testTarget(name: "HandoverTests", dependencies: ["Handover", "Reactor"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "JSON", "Reactor", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Reactor", "BrokerHarness", "TestSupport"]),
         .testTarget(name: "BrokerAdminTests", dependencies: ["BrokerAdmin", "MQTT", "Reactor", "JSON", "BrokerHarness", "TestSupport"]),
