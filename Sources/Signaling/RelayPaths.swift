@@ -167,6 +167,18 @@ public final class RelayPaths {
         })
     }
 
-    /// The client forgets nothing it measured, but must ask ICE_CONFIG again before reporting.
-    func clientWentOffline(_ id: String) { informed.remove(id) }
+    /// The relay each client's latest call path gave it (for the pushed credential refresh).
+    private(set) var callRelays: [String: String] = [:]
+
+    func rememberCallRelay(_ relay: String, for client: String) {
+        guard callRelays[client] != nil || callRelays.count < links.clientCapacity else { return }
+        callRelays[client] = relay
+    }
+
+    /// The client forgets nothing it measured, but must ask ICE_CONFIG again before reporting;
+    /// its calls are over, and so is the relay they gave it.
+    func clientWentOffline(_ id: String) {
+        informed.remove(id)
+        callRelays[id] = nil
+    }
 }

@@ -67,13 +67,24 @@ extension SignalingRouter {
         (try? iceConfigBody(for: record, clock: clock, peer: nil)) ?? [:]
     }
 
+    /// The pushed refresh of a client in a call: the relay its call's path gave it (first, with
+    /// credentials that relay accepts), so an ICE restart allocates there again.
+    func refreshedIceConfigBody(for record: ClientRecord, clock: SignalingClock) -> JSONValue {
+        (try? iceConfigBody(for: record, clock: clock, peer: nil, callRelay: relayPaths?.callRelays[record.id])) ?? [:]
+    }
+
     /// The ICE_CONFIG body; with `peer`, the relays are those of the call's chosen path
     /// (docs/paths.md): this client's relay first, only it when `path-strict` is set.
-    func iceConfigBody(for record: ClientRecord, clock: SignalingClock, peer: ClientRecord?) throws(Refusal) -> JSONValue {
+    func iceConfigBody(for record: ClientRecord, clock: SignalingClock, peer: ClientRecord?, callRelay: String? = nil) throws(Refusal) -> JSONValue {
         let ttl = config.iceTTLSeconds
         var relayURLs = [iceServers]
         var externalRelay: String?  // the chosen relay, when it is an external one
         var pathMember: JSONValue?
+        if let callRelay, let entry = relayPaths?.relays[callRelay] {
+            let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
+            relayURLs = relayPaths?.policy.strict == true || own == iceServers ? [own] : [own, iceServers]
+            if entry.external { externalRelay = entry.name }
+        }
         // With one relay there is nothing to choose; without a path that reaches both (nothing
         // reported, no shared site) the gateway's own relay, as for a client that names no peer.
         if let peer, let relayPaths, relayPaths.relays.count > 1,
@@ -81,6 +92,7 @@ extension SignalingRouter {
             relayPaths.counted(path)
             pathEvents.append(path)
             if let chosen = path.relay(for: record.id), let entry = relayPaths.relays[chosen] {
+                relayPaths.rememberCallRelay(chosen, for: record.id)
                 let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
                 relayURLs = relayPaths.policy.strict || own == iceServers ? [own] : [own, iceServers]
                 if entry.external { externalRelay = entry.name }
@@ -145,7 +157,7 @@ extension SignalingRouter {
                 clients[id]?.iceExpiryUnix = nil  // removed: nothing more to push
                 continue
             }
-            let body = iceConfigBody(for: record, clock: clock)
+            let body = refreshedIceConfigBody(for: record, clock: clock)
             stats.icePushes += 1
             notify(GatewayMessages.iceConfig(mid: nil, body: body), to: id, into: &out)
         }

@@ -124,4 +124,14 @@ final class RouterPathTests: XCTestCase {
         h.up("viewer-1", #"{"v":1,"type":"LINK_REPORT","body":{"links":[{"url":"turn:c.example:3478?transport=udp","rttMs":4,"loss":0}]}}"#)
         XCTAssertEqual(ice(h, "cam-1", #"{"peer":"viewer-1"}"#)["body"]?["path"], j(#"{"relays":["c"],"costMs":8,"degraded":false}"#))
     }
+
+    func testTheRefreshPushKeepsTheCallsRelay() {
+        let h = harness()
+        XCTAssertEqual(ice(h, "viewer-1", #"{"peer":"cam-1"}"#)["body"]?["path"]?["relays"], j(#"["b","a"]"#))
+        h.establish("viewer-1", "cam-1", sid: "s1")
+        h.advance(ms: 3_600_000 - 240_000)  // within the refresh lead of the credentials' expiry
+        let push = h.tick().first { $0.topic == "rtc/v1/down/viewer-1" && $0.json["type"] == "ICE_CONFIG" }
+        XCTAssertEqual(push?.json["body"]?["iceServers"]?.arrayValue?[0]["urls"], j(#"["stun:b.example:3478","stun:a.example:3478"]"#),
+                       "the pushed refresh still leads with the call's relay b")
+    }
 }
