@@ -6,14 +6,17 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 from chromium_turns import CHROMEDRIVER, CHROMIUM, descendants
 
 
 @contextlib.contextmanager
-def headless_chromium(script_timeout, window=(1280, 960), extra_flags=()):
-    """Yields a selenium driver; `script_timeout` (s) bounds every execute_async_script."""
+def headless_chromium(script_timeout, window=(1280, 960), extra_flags=(), ca=None):
+    """Yields a selenium driver; `script_timeout` (s) bounds every execute_async_script. With `ca`
+    (a PEM file), the browser trusts that CA and nothing else of ours: a throwaway HOME whose NSS
+    database holds it (no --ignore-certificate-errors)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     tmp = tempfile.mkdtemp(prefix="rtcgate-chromium-")
@@ -26,7 +29,16 @@ def headless_chromium(script_timeout, window=(1280, 960), extra_flags=()):
                      *extra_flags):
             options.add_argument(flag)
         os.environ["SE_OFFLINE"] = "true"
-        service = Service(executable_path=CHROMEDRIVER, log_output=os.path.join(tmp, "chromedriver.log"))
+        env = dict(os.environ)
+        if ca:
+            home = os.path.join(tmp, "home")
+            nssdb = os.path.join(home, ".pki", "nssdb")
+            os.makedirs(nssdb)
+            for cmd in (["certutil", "-N", "--empty-password", "-d", "sql:" + nssdb],
+                        ["certutil", "-A", "-n", "testca", "-t", "C,,", "-i", ca, "-d", "sql:" + nssdb]):
+                subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+            env["HOME"] = home  # chromium inherits it from chromedriver
+        service = Service(executable_path=CHROMEDRIVER, env=env, log_output=os.path.join(tmp, "chromedriver.log"))
         driver = webdriver.Chrome(service=service, options=options)
         pids = descendants(service.process.pid)
         driver.set_script_timeout(script_timeout)

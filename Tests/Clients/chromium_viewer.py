@@ -38,7 +38,8 @@ const within = (promise, ms, what) => Promise.race([promise,
   });
   const { RtcgateClient } = await window.rtcgateImport();
   const out = { steps: [] };
-  const client = new RtcgateClient({ url: `ws://${location.host}/mqtt`, clientId: cfg.id, password: cfg.password });
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const client = new RtcgateClient({ url: `${scheme}://${location.host}/mqtt`, clientId: cfg.id, password: cfg.password });
   let seen;
   const online = new Promise((resolve) => {
     client.ondirectory = (devices) => { out.directory = devices;
@@ -162,6 +163,8 @@ def main():
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--screenshot")
+    p.add_argument("--ca", help="PEM CA the browser trusts (for an https/wss --base)")
+    p.add_argument("--chromium-flag", action="append", default=[], help="an extra Chromium flag (repeatable)")
     p.add_argument("--page", action="store_true", help="drive the shipped viewer page instead of the bare client")
     p.add_argument("--hold", type=float, default=0, help="--page: stay in the call this long before hanging up")
     p.add_argument("--expect-error", action="store_true", help="--page: the call is refused; report the page's message")
@@ -173,7 +176,7 @@ def main():
     result = {"ok": False}
     started = time.monotonic()
     try:
-        with headless_chromium(args.timeout + 25) as driver:
+        with headless_chromium(args.timeout + 25, ca=args.ca, extra_flags=args.chromium_flag) as driver:
             if args.page:
                 figures = drive_page(driver, args, result)
             else:

@@ -85,11 +85,12 @@ final class SignalingRig {
     /// get no broker login (devices get theirs from `rtcgate ctl device add --broker`).
     /// `webSockets`: a folder the broker serves from a `ws` listener too (browser tests).
     init(clients: [String: String], extraConfig: String = "", flags: [String] = [], brokerUsers: [String] = [],
-         dynsec: Bool = false, webSockets: String? = nil) throws {
+         dynsec: Bool = false, webSockets: String? = nil, secureWebSockets: Bool = false) throws {
         var users = ["rtcgate": Self.password]
         for id in clients.keys { users[id] = Self.password }
         for id in brokerUsers { users[id] = Self.password }
-        broker = try MosquittoBroker(dynsec ? .dynsec(adminPassword: Self.password) : .rtcgate(users: users), webSockets: webSockets)
+        broker = try MosquittoBroker(dynsec ? .dynsec(adminPassword: Self.password) : .rtcgate(users: users), webSockets: webSockets,
+                                    secureWebSockets: secureWebSockets)
         let lines = clients.sorted { $0.key < $1.key }.map { "signal-client = \($0.key) \($0.value)" }
         let config = (lines + [
             "mqtt-host = 127.0.0.1", "mqtt-port = \(broker.port)", "mqtt-user = rtcgate", "mqtt-password = \(Self.password)",

@@ -55,7 +55,10 @@ public final class MosquittoBroker {
     ///   - gatewayUsers: broker users of further rtcgate instances (`.rtcgate` only).
     ///   - webSockets: a folder to serve (http_dir) from a plain `ws` listener on loopback, as the
     ///     dev broker does (`packaging/mosquitto/rtcgate-dev.conf`), under the same logins and ACL.
-    public init(_ setup: Setup, port: UInt16? = nil, gatewayUsers: [String] = [], webSockets: String? = nil) throws {
+    ///   - secureWebSockets: make that listener `wss` (and https), with a certificate for
+    ///     127.0.0.1 from a test CA (`caFile`), as `packaging/mosquitto/rtcgate-websockets.conf` does.
+    public init(_ setup: Setup, port: UInt16? = nil, gatewayUsers: [String] = [], webSockets: String? = nil,
+                secureWebSockets: Bool = false) throws {
         guard Self.tool("mosquitto") != nil else {
             throw BrokerHarnessError("mosquitto is not installed (packaging/dev/setup.sh installs it)")
         }
@@ -94,6 +97,10 @@ public final class MosquittoBroker {
             webSocketsPort = wsPort
             lines += ["listener \(wsPort) 127.0.0.1", "protocol websockets", "socket_domain ipv4", "http_dir \(webSockets)",
                       "use_username_as_clientid true"]
+            if secureWebSockets {
+                try Self.makeCertificates(in: directory)
+                lines += ["certfile \(directory)/server.crt", "keyfile \(directory)/server.key", "tls_version tlsv1.2"]
+            }
         }
         lines += ["log_dest file \(logPath)", "log_type error", "log_type warning", "log_type notice",
                   "log_type information"]
