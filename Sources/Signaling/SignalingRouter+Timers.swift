@@ -80,10 +80,14 @@ extension SignalingRouter {
         var relayURLs = [iceServers]
         var externalRelay: String?  // the chosen relay, when it is an external one
         var pathMember: JSONValue?
-        if let callRelay, let entry = relayPaths?.relays[callRelay] {
-            let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
-            relayURLs = relayPaths?.policy.strict == true || own == iceServers ? [own] : [own, iceServers]
-            if entry.external { externalRelay = entry.name }
+        /// `entry`'s URLs first, then this gateway's own unless strict (or the same).
+        func lead(with entry: RelayEntry, strict: Bool) {
+            let chosen = IceServerURLs(stun: entry.stun, turn: entry.turn)
+            relayURLs = strict || chosen == iceServers ? [chosen] : [chosen, iceServers]
+            externalRelay = entry.external ? entry.name : nil
+        }
+        if let relayPaths, let callRelay, let entry = relayPaths.relays[callRelay] {
+            lead(with: entry, strict: relayPaths.policy.strict)
         }
         // With one relay there is nothing to choose; without a path that reaches both (nothing
         // reported, no shared site) the gateway's own relay, as for a client that names no peer.
@@ -93,9 +97,7 @@ extension SignalingRouter {
             pathEvents.append(path)
             if let chosen = path.relay(for: record.id), let entry = relayPaths.relays[chosen] {
                 relayPaths.rememberCallRelay(chosen, for: record.id)
-                let own = IceServerURLs(stun: entry.stun, turn: entry.turn)
-                relayURLs = relayPaths.policy.strict || own == iceServers ? [own] : [own, iceServers]
-                if entry.external { externalRelay = entry.name }
+                lead(with: entry, strict: relayPaths.policy.strict)
             }
             pathMember = ["relays": .array(path.relays.map(JSONValue.string)), "costMs": .number(JSONNumber(Int(path.costMicros / 1_000))),
                           "degraded": .bool(path.degraded)]
