@@ -4,6 +4,8 @@ import Logging
 import Paths
 import Reactor
 import Signaling
+import STUN
+import TURN
 
 /// The path model's shell (docs/paths.md) for one instance: learns the other relays from their
 /// cluster presence (`{p}/_cluster/{name}`, which carries each one's STUN/TURN URLs and site),
@@ -17,6 +19,10 @@ package final class ClusterPaths: TimerHandler {
     private var peers: [String: RelayEntry] = [:]
     /// `path-external-relay`: always relays, probed like the instances.
     private let externals: [RelayEntry]
+    /// `path-relay-networks` (empty: anywhere).
+    private let relayNetworks: [AddressRange]
+    /// Instance presences refused for an address outside `relayNetworks`.
+    package private(set) var outsideNetworks: UInt64 = 0
     private let loop: EventLoop
     private let logger = Logger(label: "rtcgate.paths")
     private var publishTimer: TimerID?
@@ -40,6 +46,7 @@ package final class ClusterPaths: TimerHandler {
         self.clustered = clustered
         self.loop = loop
         externals = options.externalRelays.map(\.entry)
+        relayNetworks = options.relayNetworks
         relayPaths = RelayPaths(selfEntry: selfEntry, relayCapacity: options.maxRelays, clientCapacity: clientCapacity,
                                 policy: options.policy, reportTTL: options.reportTTLSeconds)
         linksTopic = "\(topicPrefix)/_cluster/links/\(selfEntry.name)"
@@ -115,6 +122,14 @@ package final class ClusterPaths: TimerHandler {
             }
             let turn = value["turn"]?.arrayValue?.compactMap(\.stringValue) ?? []
             let entry = RelayEntry(name: instance, site: value["site"]?.stringValue, stun: Array(stun.prefix(4)), turn: Array(turn.prefix(8)))
+            if !relayNetworks.isEmpty {
+                let host = stun.first.flatMap(Self.address(ofSTUN:)).flatMap { IPAddress($0.host) }
+                guard let host, relayNetworks.contains(where: { $0.contains(host) }) else {
+                    outsideNetworks &+= 1
+                    logger.warning("paths: instance \(instance) announces \(stun.first ?? "no address") outside path-relay-networks; not a relay")
+                    return
+                }
+            }
             guard peers[instance] != entry else { return }
             guard peers[instance] != nil || peers.count < relayPaths.links.relayCapacity else {
                 malformed &+= 1  // more instances than path-max-relays: not tracked

@@ -1,5 +1,6 @@
 import Paths
 import Signaling
+import TURN
 
 /// The path model's settings (docs/paths.md): this relay's site, the minimum link quality, what
 /// happens without a good path, how long client reports count, and how many relays it tracks.
@@ -14,6 +15,9 @@ package struct PathOptions {
     package var probeIntervalMs: UInt64 = 1_000
     /// TURN servers outside the cluster (a cloud relay of last resort), with their REST secrets.
     package var externalRelays: [(entry: RelayEntry, secret: String)] = []
+    /// Where the cluster's relays may be (`path-relay-networks`): only announced addresses inside
+    /// are probed and admitted as TURN peers. Empty: any address an instance announces.
+    package var relayNetworks: [AddressRange] = []
 
     package init() {}
 
@@ -78,6 +82,10 @@ extension ConfigOption {
                 throw ConfigError(origin: "", message: "relay name '\(relay.entry.name)' is already used (external relays and instances need distinct names)")
             }
             config.paths.externalRelays.append(relay)
+        },
+        ConfigOption("path-relay-networks", resetList: { $0.paths.relayNetworks = [] }, help: "Networks the cluster's relays are on (address, CIDR or first-last; repeatable): an instance announcing an address elsewhere is not probed or admitted as a TURN peer. Default: any.") { config, value throws(ConfigError) in
+            guard let range = AddressRange(value) else { throw ConfigError(origin: "", message: "'\(value)' is not an address, CIDR or first-last range") }
+            config.paths.relayNetworks.append(range)
         },
         ConfigOption("path-probe-interval-ms", help: "Milliseconds between probes of one relay link (jittered ±20 %), at least 1000. Default 1000.") { config, value throws(ConfigError) in
             config.paths.probeIntervalMs = try ConfigValue.integer(value, in: 1_000...60_000)

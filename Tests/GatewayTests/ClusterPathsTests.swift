@@ -3,15 +3,17 @@ import Glibc
 import Paths
 import Reactor
 import Signaling
+import TURN
 import XCTest
 
 /// What other instances send the path model's shell over the broker: presences with relay URLs
 /// and rows of links, hostile ones included (oversized, malformed, naming unknown relays, lying).
 final class ClusterPathsTests: XCTestCase {
-    private func paths() throws -> (ClusterPaths, EventLoop) {
+    private func paths(networks: [String] = []) throws -> (ClusterPaths, EventLoop) {
         let loop = try EventLoop(maxRegistrations: 8, timerCapacity: 32, tickNanos: 5_000_000)
         var options = PathOptions()
         options.maxRelays = 4
+        options.relayNetworks = networks.compactMap { AddressRange($0) }
         let entry = RelayEntry(name: "a", site: "a", stun: ["stun:10.0.0.1:3478"], turn: ["turn:10.0.0.1:3478?transport=udp"])
         return (ClusterPaths(selfEntry: entry, options: options, clientCapacity: 8, topicPrefix: "rtc/v1", probeFrom: nil, clustered: true,
                              loop: loop), loop)
@@ -75,5 +77,17 @@ final class ClusterPathsTests: XCTestCase {
         }
         XCTAssertEqual(paths.relayPaths.links.row(from: 2, to: 1)?.estimate.rttMicros, 60_000_000)
         _ = paths.relayPaths.plan(("x", "b"), ("y", "c"), now: UInt64(time(nil)))
+    }
+
+    func testRelayNetworksLimitWhoBecomesARelay() throws {
+        let (paths, _) = try paths(networks: ["10.0.0.0/24"])
+        defer { paths.stop() }
+        var admitted: [String] = []
+        paths.onRelayAddresses = { admitted = $0 }
+        send(#"{"state":"online","stun":["stun:10.0.0.2:3478"],"turn":[]}"#) { paths.presence(of: "b", online: true, payload: $0) }
+        send(#"{"state":"online","stun":["stun:192.168.1.5:3478"],"turn":[]}"#) { paths.presence(of: "evil", online: true, payload: $0) }
+        XCTAssertEqual(paths.relayPaths.links.relays, ["a", "b"])
+        XCTAssertEqual(paths.outsideNetworks, 1)
+        XCTAssertEqual(Set(admitted), ["10.0.0.1", "10.0.0.2"], "only this relay and b are admitted as TURN peers")
     }
 }
