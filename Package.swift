@@ -1,6 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The main thread's modules (configuration, signaling, management, the path model) are not on the
+/// packet path: size matters more there than speed on a gateway's flash, so release builds them
+/// with -Osize. The media plane (STUN, TURN, Reactor, MediaPlane, TLS) keeps -O.
+let sizeOptimized: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configuration: .release))]
+
 let package = Package(
     name: "rtcgate",
     products: [
@@ -21,17 +26,17 @@ let package = Package(
         // Pure protocol cores.
         .target(name: "STUN", dependencies: ["COpenSSL"]),
         .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
-        .target(name: "JSON"),
-        .target(name: "Paths"),
-        .target(name: "Signaling", dependencies: ["JSON", "Paths"]),
+        .target(name: "JSON", swiftSettings: sizeOptimized),
+        .target(name: "Paths", swiftSettings: sizeOptimized),
+        .target(name: "Signaling", dependencies: ["JSON", "Paths"], swiftSettings: sizeOptimized),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "TLS", "CSystem"]),
-        .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
-        .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"]),
-        .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"]),
+        .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"], swiftSettings: sizeOptimized),
+        .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"], swiftSettings: sizeOptimized),
+        .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"], swiftSettings: sizeOptimized),
         .target(name: "Handover", dependencies: ["CSystem", "Reactor"]),
 
         // The daemon's services on the main loop: configuration, management, the signaling
@@ -41,7 +46,8 @@ let package = Package(
             dependencies: [
                 "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Paths", "Control", "JSON", "BrokerAdmin", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: sizeOptimized),
 
         // Executables.
         .executableTarget(
@@ -50,7 +56,8 @@ let package = Package(
                 "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "TLS", "Control", "JSON", "BrokerAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: sizeOptimized),
         .executableTarget(
             name: "rtcgate-bench",
             dependencies: ["CSystem", "CBenchShim", "COpenSSL", "STUN", "MQTT", "Reactor", "Paths", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
