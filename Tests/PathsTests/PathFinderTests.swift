@@ -102,7 +102,7 @@ final class PathFinderTests: XCTestCase {
     /// 10,000 random graphs of 2…8 vertices: the finder's choice equals brute-force enumeration of
     /// every simple path under the same rules (threshold, transit, limit, fallback, tie order).
     func testAgreesWithBruteForceOnRandomGraphs() {
-        var random = SplitMix(seed: 0x5EED_1515)
+        var random = SplitMix64(seed: 0x5EED_1515)
         var finder = PathFinder(capacity: 8)
         var graph = PathGraph(capacity: 8)
         var degradedSeen = 0, unreachableSeen = 0, limitedSeen = 0
@@ -158,18 +158,5 @@ final class PathFinderTests: XCTestCase {
         }
         guard !strict, let top = all.map(\.bottleneck).max(), let fallback = best(all.filter { $0.bottleneck >= top }) else { return nil }
         return PathChoice(vertices: fallback.path, costMicros: fallback.cost, bottleneck: fallback.bottleneck, degraded: true)
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a failing round can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
