@@ -26,15 +26,15 @@ let package = Package(
         // Pure protocol cores.
         .target(name: "STUN", dependencies: ["COpenSSL"]),
         .target(name: "TURN", dependencies: ["STUN", "COpenSSL"]),
-        .target(name: "JSON", swiftSettings: sizeOptimized),
+        .target(name: "JSON"),
         .target(name: "Paths", swiftSettings: sizeOptimized),
-        .target(name: "Signaling", dependencies: ["JSON", "Paths"], swiftSettings: sizeOptimized),
+        .target(name: "Signaling", dependencies: ["JSON", "Paths"]),
 
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),
         .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "TLS", "CSystem"]),
-        .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"], swiftSettings: sizeOptimized),
+        .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"], swiftSettings: sizeOptimized),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"], swiftSettings: sizeOptimized),
         .target(name: "Handover", dependencies: ["CSystem", "Reactor"]),
@@ -46,8 +46,7 @@ let package = Package(
             dependencies: [
                 "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Paths", "Control", "JSON", "BrokerAdmin", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: sizeOptimized),
+            ]),
 
         // Executables.
         .executableTarget(

@@ -122,7 +122,7 @@ mkdir -p "$staticdir"
 # SwiftPM links executables with --export-dynamic (so tests and backtraces can see their
 # symbols): 6,000 dynamic symbols, ~0.5 MiB of .dynsym/.dynstr/.gnu.hash that nothing shipped
 # looks up. The later --no-export-dynamic wins.
-link_args=(-Xlinker -L"$staticdir" -Xlinker --no-export-dynamic)
+link_args=(-Xlinker -L"$staticdir" -Xlinker --no-export-dynamic -Xlinker --icf=safe)
 exclude_libs=()
 
 # libmosquitto: static when a libmosquitto.a is given or in the sysroot, else Debian's .so.

@@ -10,15 +10,17 @@ extension SignalingRouter {
         var next: UInt64?
         func consider(_ deadline: UInt64) { next = Swift.min(next ?? deadline, deadline) }
         let lead = config.effectiveIceRefreshLeadSeconds
+        func considerExpiry(_ expiry: UInt64?) {
+            guard let expiry else { return }
+            let due = expiry > lead ? expiry - lead : 0
+            // Wall-clock deadline: looked at again within a minute in case the clock steps.
+            consider(now + Swift.min(due > clock.unixSeconds ? (due - clock.unixSeconds) * 1_000 : 0, 60_000))
+        }
         for session in sessions.sessions.values {
             if session.state == .offered { consider(session.createdMs + config.offerTimeoutMs) }
             consider(session.lastActivityMs + config.idleTimeoutMs)
-            for id in [session.key.low, session.key.high] {
-                guard let expiry = clients[id]?.iceExpiryUnix else { continue }
-                let due = expiry > lead ? expiry - lead : 0
-                // Wall-clock deadline: looked at again within a minute in case the clock steps.
-                consider(now + Swift.min(due > clock.unixSeconds ? (due - clock.unixSeconds) * 1_000 : 0, 60_000))
-            }
+            considerExpiry(clients[session.key.low]?.iceExpiryUnix)
+            considerExpiry(clients[session.key.high]?.iceExpiryUnix)
         }
         for window in returnWindows.values { consider(window.deadlineMs) }
         return next
