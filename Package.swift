@@ -1,9 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// The main thread's modules (configuration, signaling, management, the path model) are not on the
-/// packet path: size matters more there than speed on a gateway's flash, so release builds them
-/// with -Osize. The media plane (STUN, TURN, Reactor, MediaPlane, TLS) keeps -O.
+/// Modules off both the packet and the message path (management, the path model's search, the
+/// executable's wiring): release builds them with -Osize for the gateway's flash. Everything a
+/// packet or a signaling message goes through (STUN, TURN, Reactor, MediaPlane, TLS, JSON,
+/// Signaling, MQTT, Gateway) keeps -O: -Osize there cost signaling several times its CPU.
 let sizeOptimized: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configuration: .release))]
 
 let package = Package(
