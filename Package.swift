@@ -34,7 +34,7 @@ let package = Package(
         // The imperative shell: event loop, pools, sockets.
         .target(name: "Reactor", dependencies: ["CSystem"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "Reactor"]),
-        .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "TLS", "CSystem"]),
+        .target(name: "MediaPlane", dependencies: ["STUN", "TURN", "Reactor", "TLS", "CSystem", "Handover"]),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"], swiftSettings: sizeOptimized),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"], swiftSettings: sizeOptimized),
@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Paths", "Control", "JSON", "BrokerAdmin", "CSystem",
+                "MediaPlane", "STUN", "TURN", "TLS", "Reactor", "MQTT", "Signaling", "Paths", "Control", "JSON", "BrokerAdmin", "CSystem", "Handover",
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "rtcgate",
             dependencies: [
-                "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "TLS", "Control", "JSON", "BrokerAdmin",
+                "Gateway", "MediaPlane", "STUN", "Reactor", "MQTT", "Signaling", "TURN", "TLS", "Control", "JSON", "BrokerAdmin", "Handover", "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -121,3 +121,24 @@ long rtcgate_receive_descriptors(int socket, void *data, unsigned long capacity,
     *count = found;
     return received;
 }
+
+/* Marked, patchable build stamps (see CSystem.h). volatile: read from memory at run time, never
+   folded into the code, so patching a copy of the binary changes what it reports. */
+__attribute__((used)) static volatile const char rtcgate_version_stamp[48] = "rtcgate-build-version:0.1.0";
+__attribute__((used)) static volatile const char rtcgate_format_stamp[32] = "rtcgate-snapshot-format:1";
+
+const char *rtcgate_version_string(void) {
+    static char copy[48];
+    if (copy[0] == 0) {
+        for (int i = 22, j = 0; i < 47 && rtcgate_version_stamp[i] != 0; i++, j++) copy[j] = rtcgate_version_stamp[i];
+    }
+    return copy;
+}
+
+int rtcgate_snapshot_format(void) {
+    int value = 0;
+    for (int i = 24; i < 31 && rtcgate_format_stamp[i] >= '0' && rtcgate_format_stamp[i] <= '9'; i++) {
+        value = value * 10 + (rtcgate_format_stamp[i] - '0');
+    }
+    return value;
+}

@@ -103,6 +103,19 @@ public final class ControlServer: EventHandler, TimerHandler {
     /// Clients connected now.
     public var openConnections: Int { connections.count - freeRecords.count }
 
+    /// The listening descriptor, for a handover (still owned here).
+    public var listeningDescriptor: Int32 { listener.fd }
+
+    /// Stops serving after a handover: connections close, the socket file stays (the successor
+    /// listens on the same socket).
+    public func relinquish() {
+        guard let registration else { return }
+        loop.deregister(registration)
+        self.registration = nil
+        for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
+        listener.relinquish()
+    }
+
     /// Closes every connection and the listener, and removes the socket file. Idempotent.
     public func shutdown() {
         guard let registration else { return }

@@ -1,4 +1,5 @@
 import Glibc
+import Reactor
 import JSON
 
 /// The provisioning state and its file, `provisioning.json` in a state directory that this store
@@ -30,7 +31,16 @@ public final class ProvisioningStore {
         self.directory = directory
         filePath = directory + "/" + Self.fileName
         try Self.createDirectory(directory)
-        lockFD = try Self.lock(directory)
+        if let inherited = InheritedSockets.take(.lockFile, directory + "/lock") {
+            // The lock of the process this one replaces (docs/handover.md): flock belongs to the
+            // open file, so holding its descriptor is holding the lock. Our pid goes into it.
+            lockFD = inherited
+            let pid = Array("\(getpid())\n".utf8)
+            _ = pid.withUnsafeBytes { pwrite(inherited, $0.baseAddress, $0.count, 0) }
+            _ = ftruncate(inherited, off_t(pid.count))
+        } else {
+            lockFD = try Self.lock(directory)
+        }
         do throws(ProvisioningError) {
             Self.removeLeftoverTemporaryFiles(in: directory)
             state = try Self.load(filePath)
@@ -44,6 +54,9 @@ public final class ProvisioningStore {
     public private(set) var lastDirectorySyncError: ProvisioningError?
 
     deinit { close(lockFD) }
+
+    /// The lock file's descriptor, handed to the successor in a handover (still owned here).
+    public var lockDescriptor: Int32 { lockFD }
 
     /// Applies `change` to a copy of the state, validates it, bumps `revision`, writes the file
     /// atomically and then adopts the copy. On any error nothing changes, in memory or on disk.

@@ -35,6 +35,20 @@ struct UnixListeningSocket {
     /// listens.
     init(path: String, mode: mode_t, group: gid_t?, backlog: Int32) throws(ControlServerError) {
         guard let address = SocketAddress(unixPath: path) else { throw .pathTooLong(path: path) }
+        var inherited = stat()
+        if let fd = InheritedSockets.take(.unixListener, path) {
+            // Handed over by the process this one replaces (docs/handover.md): the same socket,
+            // at the same path, with its mode and group.
+            guard lstat(path, &inherited) == 0 else {
+                Glibc.close(fd)
+                throw .system(operation: "stat(\(path))", errno: errno)
+            }
+            self.fd = fd
+            self.path = path
+            device = UInt64(inherited.st_dev)
+            inode = UInt64(inherited.st_ino)
+            return
+        }
         try Self.createParentDirectory(of: path)
         try Self.removeStaleSocket(path, address: address)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -71,6 +85,9 @@ struct UnixListeningSocket {
     func acceptClient() -> Int32 {
         rtcgate_accept4(fd, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
     }
+
+    /// Closes this process's descriptor only: the successor of a handover serves the socket now.
+    func relinquish() { Glibc.close(fd) }
 
     /// Closes the socket and removes its path, unless another file has replaced it since.
     func close() {

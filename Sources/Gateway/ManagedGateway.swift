@@ -39,4 +39,6 @@ package protocol ManagedGateway: AnyObject {
     func killAllocations(client: TransportAddress) throws(ControlFailure) -> Int
     /// Pushes the store's current records to the running planes after a change.
     func applyProvisioning()
+    /// Starts a handover to `binary` (nil: the running binary's path), docs/handover.md.
+    func upgrade(binary: String?) throws(ControlFailure) -> JSONValue
 }

@@ -19,6 +19,9 @@ package struct ManagementOptions {
     /// Serve TURN even while no credential is configured yet, so users and secrets can be
     /// provisioned live over the control socket.
     package var turnAlways = false
+    /// How long the successor of a handover may take to be ready (listeners answer, broker
+    /// connected) before it gives up and the running rtcgate resumes (docs/handover.md).
+    package var handoverTimeoutSeconds: UInt64 = 10
 }
 
 extension ConfigOption {
@@ -46,6 +49,9 @@ extension ConfigOption {
         },
         ConfigOption("metrics-listen", help: "Serve Prometheus metrics over HTTP on this loopback address:port, e.g. 127.0.0.1:9641.") { config, value throws(ConfigError) in
             config.management.metricsListen = value
+        },
+        ConfigOption("handover-timeout", help: "Seconds the successor of `ctl upgrade` has to be ready (listeners answer, broker connected) before the running rtcgate resumes. Default 10.") { config, value throws(ConfigError) in
+            config.management.handoverTimeoutSeconds = UInt64(try ConfigValue.integer(value, in: 1...300))
         },
         ConfigOption("turn", switch: true, help: "Serve TURN even before any credential exists (users and secrets provisioned live).") { config, value throws(ConfigError) in
             config.management.turnAlways = try ConfigValue.boolean(value)

@@ -21,14 +21,14 @@ package final class ManagementService: ControlCommandHandler {
         do throws(ControlFailure) {
             if try handleBrokerCommand(request, reply: reply) { return }
             if let result = try runProvisioning(request) { return reply(.ok(request.id, result)) }
-            reply(.ok(request.id, try run(request)))
+            reply(.ok(request.id, try run(request, peer: peer)))
         } catch {
             reply(.error(request.id, error))
         }
     }
 
     /// The commands that do not touch the provisioning store.
-    private func run(_ request: ControlRequest) throws(ControlFailure) -> JSONValue {
+    private func run(_ request: ControlRequest, peer: ControlPeer) throws(ControlFailure) -> JSONValue {
         switch request.command {
         case "status":
             try request.requireOnlyArgs([])
@@ -57,6 +57,16 @@ package final class ManagementService: ControlCommandHandler {
                 throw ControlFailure(.badRequest, "reload refused, the running configuration stays: \(gateway.lastReloadError ?? "see the log")")
             }
             return outcome
+        case "upgrade":
+            try request.requireOnlyArgs(["binary"])
+            // Stricter than the socket: a member of control-group may not replace the binary.
+            guard peer.uid == 0 || peer.uid == geteuid() else {
+                throw ControlFailure(.forbidden, "upgrade: only root or rtcgate's own user may start a handover (\(peer))")
+            }
+            let binary = try request.optionalString("binary")
+            if let binary, !binary.hasPrefix("/") { throw ControlFailure(.badRequest, "upgrade: binary must be an absolute path") }
+            logger.notice("upgrade requested over the control socket by \(peer)")
+            return try gateway.upgrade(binary: binary)
         case "drain":
             try request.requireOnlyArgs(["graceSec"])
             let grace = try request.optionalInt("graceSec", in: 0...86_400) ?? 30

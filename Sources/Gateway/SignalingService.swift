@@ -113,6 +113,17 @@ package final class SignalingService: MQTTClientDelegate, TimerHandler {
         paths.stop()
     }
 
+    /// Leaves the broker for a handover without a word to anyone (no offline status, no GO_AWAY):
+    /// the successor connects with the same client id (docs/handover.md).
+    package func suspendForHandover() {
+        client.stop(flushMillis: 200, publishOffline: false)
+    }
+
+    /// The handover failed: connect again and serve on.
+    package func resumeAfterHandover() {
+        client.restart()
+    }
+
     /// One line per relay path chosen for an ICE_CONFIG (a warning when degraded).
     private func logPaths() {
         for path in router.takePathEvents() {

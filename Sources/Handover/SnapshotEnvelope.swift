@@ -1,10 +1,12 @@
+import CSystem
+
 /// The framing of the state a running rtcgate hands to its successor (docs/handover.md): a magic
 /// number, the snapshot format's version, the payload's length and a CRC-32C of the payload. A
 /// successor that does not know the version refuses the whole snapshot, so the old process keeps
 /// serving; a damaged or truncated snapshot is refused the same way.
 public enum SnapshotEnvelope {
-    /// The snapshot format this build writes and reads.
-    public static let currentVersion: UInt16 = 1
+    /// The snapshot format this build writes and reads (the binary's build stamp, CSystem).
+    public static let currentVersion = UInt16(clamping: rtcgate_snapshot_format())
     /// Largest payload accepted (a gateway's whole state is far smaller).
     public static let maxPayloadBytes = 64 << 20
     static let magic: [UInt8] = Array("RTCGHOVR".utf8)
@@ -57,13 +59,17 @@ public enum SnapshotEnvelope {
         return payload
     }
 
-    /// CRC-32C (Castagnoli, reflected, as in iSCSI and ext4), bitwise: snapshots are read once.
+    /// CRC-32C (Castagnoli, reflected, as in iSCSI and ext4), a byte at a time by table: the
+    /// snapshot is checked inside the handover's pause.
     static func crc32c(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-        }
+        for byte in bytes { crc = crcTable[Int((crc ^ UInt32(byte)) & 0xff)] ^ (crc >> 8) }
         return ~crc
+    }
+
+    private static let crcTable: [UInt32] = (0..<256).map { index in
+        var crc = UInt32(index)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        return crc
     }
 }

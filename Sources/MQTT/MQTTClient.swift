@@ -110,11 +110,15 @@ public final class MQTTClient: EventHandler, TimerHandler {
     /// until the broker has acknowledged every QoS 1 publish, disconnects cleanly and stops
     /// retrying. The socket is half-closed and drained before it is closed, so the kernel never
     /// answers unread data with a reset that would make the broker drop what it has not read yet.
-    public func stop(flushMillis: Int = 1_000) {
+    /// `publishOffline: false` leaves the broker's view as it is (a handover: the successor
+    /// connects with the same client id at once, docs/handover.md).
+    public func stop(flushMillis: Int = 1_000, publishOffline: Bool = true) {
         guard started, !stopping else { return }
         if let reconnectTimer { loop.timers.cancel(reconnectTimer) }
         if let housekeepingTimer { loop.timers.cancel(housekeepingTimer) }
-        if isConnected, let offline = config.offlineMessage {
+        reconnectTimer = nil
+        housekeepingTimer = nil
+        if publishOffline, isConnected, let offline = config.offlineMessage {
             _ = publish(topic: offline.topic, payload: offline.payload, retain: offline.retain)
         }
         let deadline = MonotonicClock.now() + UInt64(flushMillis) * 1_000_000
@@ -140,6 +144,14 @@ public final class MQTTClient: EventHandler, TimerHandler {
         }
         isConnected = false
         syncRegistration()
+    }
+
+    /// Connects again after `stop` (a handover that failed: the old process serves on).
+    public func restart() {
+        guard started, stopping else { return }
+        stopping = false
+        started = false
+        start()
     }
 
     /// Waits up to `millis` for the socket, then lets libmosquitto read and write. False when the

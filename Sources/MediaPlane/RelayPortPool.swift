@@ -106,6 +106,17 @@ final class RelayPortPool: RelayAddressProvider {
         release(index)
     }
 
+    /// Watches a relay socket handed over by the process this one replaces (docs/handover.md).
+    /// Takes ownership of `fd` (closed when it cannot be used).
+    func adoptInherited(_ address: TransportAddress, fd: Int32, segmentation: Bool) -> Bool {
+        guard let index = index(of: address), relays[index] == nil else {
+            close(fd)
+            return false
+        }
+        guard let socket = try? UDPSocket(adopting: fd, segmentation: segmentation) else { return false }
+        return adopt(socket, at: index)
+    }
+
     /// Releases lapsed EVEN-PORT reservations (any worker may do it).
     func expireReservations(now: UInt64) { reservations.expire(now: now) }
 

@@ -22,6 +22,9 @@ public enum WorkerCommand: Sendable {
     /// Answered (`.done`) once every command posted before it has run (commands run in order),
     /// after the worker has published its counters: `synchronize` also refreshes them.
     case barrier(ticket: UInt64)
+    /// Exports the state for a handover (answered under `ticket`), then reads nothing until
+    /// `gate` opens (docs/handover.md).
+    case handover(ticket: UInt64, gate: HandoverGate)
 }
 
 /// A worker's answer to a command that has one.
@@ -29,6 +32,7 @@ public enum WorkerReply: Sendable {
     case allocations([AllocationInfo])
     case killed(Int)
     case done
+    case handover(WorkerHandoverState)
 }
 
 /// One allocation as `rtcgate ctl allocation list` shows it.
@@ -168,6 +172,9 @@ extension MediaWorker {
         case .barrier(let ticket):
             publish()
             mailbox.answer(ticket, .done)
+        case .handover(let ticket, let gate):
+            publish()
+            pauseForHandover(ticket: ticket, gate: gate)
         }
     }
 }

@@ -8,7 +8,7 @@ import Glibc
 /// receives them asynchronously.
 public final class SignalSource: EventHandler {
     /// The signals rtcgate handles.
-    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+    public static let handled: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGUSR2]
 
     private let fd: Int32
     private let onSignal: (Int32) -> Void

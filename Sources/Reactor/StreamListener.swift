@@ -51,26 +51,19 @@ public final class StreamListener: EventHandler, TimerHandler {
                 idleTimeoutSeconds: UInt64, reusePort: Bool = false, unixMode: mode_t = 0o660,
                 sessions: StreamSessionFactory? = nil, handshakeTimeoutMillis: UInt64 = 5_000,
                 framer: @escaping (UnsafeRawBufferPointer) -> FrameDecision) throws(SystemError) {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 { throw SystemError("socket(stream)") }
         let path: String? = address.family == AF_UNIX ? address.host : nil
-        do throws(SystemError) {
-            if address.family != AF_UNIX {
-                try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
-                if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
-                if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
-            } else if let path {
-                try Self.removeStaleUnixSocket(path)
+        if path == nil, let inherited = InheritedSockets.take(.streamListener, address.description) {
+            // Handed over by the process this one replaces (docs/handover.md): already listening.
+            do throws(SystemError) {
+                localAddress = try UDPSocket.localName(of: inherited)
+            } catch {
+                close(inherited)
+                throw error
             }
-            if address.withSockAddr({ Glibc.bind(fd, $0, $1) }) != 0 { throw SystemError("bind(\(address))") }
-            if let path, chmod(path, unixMode) != 0 { throw SystemError("chmod(\(path))") }
-            if listen(fd, 128) != 0 { throw SystemError("listen(\(address))") }
-            localAddress = address.family == AF_UNIX ? address : try UDPSocket.localName(of: fd)
-        } catch {
-            close(fd)
-            throw error
+            fd = inherited
+        } else {
+            (fd, localAddress) = try Self.bindAndListen(address, path: path, reusePort: reusePort, unixMode: unixMode)
         }
-        self.fd = fd
         self.loop = loop
         unixPath = path
         self.sessions = sessions
@@ -84,6 +77,32 @@ public final class StreamListener: EventHandler, TimerHandler {
         for connection in connections { connection.owner = self }
         registration = try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: self)
     }
+
+    /// A new listening socket on `address`.
+    private static func bindAndListen(_ address: SocketAddress, path: String?, reusePort: Bool,
+                                      unixMode: mode_t) throws(SystemError) -> (Int32, SocketAddress) {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SystemError("socket(stream)") }
+        do throws(SystemError) {
+            if address.family != AF_UNIX {
+                try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+                if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+                if address.family == AF_INET6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            } else if let path {
+                try removeStaleUnixSocket(path)
+            }
+            if address.withSockAddr({ Glibc.bind(fd, $0, $1) }) != 0 { throw SystemError("bind(\(address))") }
+            if let path, chmod(path, unixMode) != 0 { throw SystemError("chmod(\(path))") }
+            if listen(fd, 128) != 0 { throw SystemError("listen(\(address))") }
+            return (fd, address.family == AF_UNIX ? address : try UDPSocket.localName(of: fd))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// The listening descriptor (handed to the successor in a handover; still owned here).
+    public var descriptor: Int32 { fd }
 
     /// Whether the once-a-second idle sweep is armed: only while connections are open, so an
     /// idle listener never wakes its loop.

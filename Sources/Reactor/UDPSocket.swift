@@ -44,8 +44,37 @@ public final class UDPSocket {
     ///   - bufferBytes: SO_RCVBUF/SO_SNDBUF request (nil keeps the system default).
     ///   - segmentation: send runs of same-size datagrams to one destination as one message
     ///     (UDP_SEGMENT) when the kernel supports it.
-    public init(bindTo address: SocketAddress, reusePort: Bool = false, bufferBytes: Int? = nil,
-                segmentation: Bool = false) throws(SystemError) {
+    ///
+    /// A listening socket (`reusePort`) handed over by the process this one replaces is adopted
+    /// instead of bound (`InheritedSockets`): same socket, same port, its queued datagrams kept.
+    public convenience init(bindTo address: SocketAddress, reusePort: Bool = false, bufferBytes: Int? = nil,
+                            segmentation: Bool = false) throws(SystemError) {
+        if reusePort, let fd = InheritedSockets.take(.udpListener, address.description) {
+            try self.init(adopting: fd, segmentation: segmentation)
+        } else {
+            try self.init(binding: address, reusePort: reusePort, bufferBytes: bufferBytes, segmentation: segmentation)
+        }
+    }
+
+    /// Takes over a bound UDP socket (from a handover): its options stay as the old process set them.
+    public init(adopting fd: Int32, segmentation: Bool = false) throws(SystemError) {
+        do throws(SystemError) {
+            localAddress = try Self.localName(of: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        receiveBufferBytes = Self.intOption(fd, SO_RCVBUF)
+        sendBufferBytes = Self.intOption(fd, SO_SNDBUF)
+        bufferCapped = false
+        var one: Int32 = 1
+        countsKernelDrops = setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, socklen_t(MemoryLayout<Int32>.size)) == 0
+        self.fd = fd
+        self.segmentation = segmentation && rtcgate_udp_segmentation_probe(fd) == 0
+    }
+
+    private init(binding address: SocketAddress, reusePort: Bool, bufferBytes: Int?, segmentation: Bool) throws(SystemError) {
         let fd = socket(address.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SystemError("socket(udp)") }
         do throws(SystemError) {

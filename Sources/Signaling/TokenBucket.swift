@@ -15,6 +15,15 @@ public struct TokenBucket: Sendable, Equatable {
     private var units: UInt64
     private var lastMs: UInt64
 
+    /// The bucket's level and last refill, for a handover snapshot (docs/handover.md).
+    var snapshot: (units: UInt64, lastMs: UInt64) { (units, lastMs) }
+
+    /// A bucket as a handover snapshot had it (the level capped at this bucket's capacity).
+    init(ratePerSecond: UInt32, capacity: UInt32, units: UInt64, lastMs: UInt64) {
+        self.init(ratePerSecond: ratePerSecond, capacity: capacity, nowMs: lastMs)
+        self.units = min(units, self.capacity * TokenBucket.unitsPerToken)
+    }
+
     /// A full bucket.
     public init(ratePerSecond: UInt32, capacity: UInt32, nowMs: UInt64) {
         self.ratePerSecond = UInt64(ratePerSecond)

@@ -5,6 +5,11 @@ public struct Permission: Sendable, Equatable {
     public var peer: IPAddress
     /// Monotonic ns; 0 marks a free entry.
     public var expiry: UInt64
+
+    public init(peer: IPAddress, expiry: UInt64) {
+        self.peer = peer
+        self.expiry = expiry
+    }
 }
 
 /// A channel binding (RFC 8656 §12): number ↔ peer transport address, and when it expires.
@@ -13,6 +18,12 @@ public struct ChannelBinding: Sendable, Equatable {
     public var peer: TransportAddress
     /// Monotonic ns; 0 marks a free entry.
     public var expiry: UInt64
+
+    public init(number: UInt16, peer: TransportAddress, expiry: UInt64) {
+        self.number = number
+        self.peer = peer
+        self.expiry = expiry
+    }
 }
 
 /// What a ChannelBind request does to an allocation (RFC 8656 §12.2).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import COpenSSL
+import CSystem
 import Gateway
 import Glibc
 import Logging
@@ -8,7 +9,8 @@ import MediaPlane
 /// The `rtcgate` command: the gateway daemon and its tools.
 @main
 struct Rtcgate: ParsableCommand {
-    static let version = "0.1.0"
+    /// From the binary's build stamp (CSystem), so a patched copy reports another version.
+    static let version = String(cString: rtcgate_version_string())
 
     static let configuration = CommandConfiguration(
         commandName: "rtcgate",
@@ -56,6 +58,9 @@ extension Rtcgate {
 
         @OptionGroup var options: SourceOptions
 
+        @Option(name: .long, help: ArgumentHelp("Take over from the running rtcgate at this handover socket (started by `ctl upgrade`).", visibility: .hidden))
+        var takeover: String?
+
         func run() throws {
             let configuration: GatewayConfiguration
             do {
@@ -65,7 +70,7 @@ extension Rtcgate {
                 throw ExitCode(2)
             }
             LoggingSystem.bootstrap { GatewayLogHandler(label: $0) }
-            let status = GatewayDaemon(configuration: configuration, sources: options.sources).run()
+            let status = GatewayDaemon(configuration: configuration, sources: options.sources).run(takeoverSocket: takeover)
             if status != 0 { throw ExitCode(status) }
         }
     }

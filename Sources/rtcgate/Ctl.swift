@@ -44,7 +44,7 @@ extension Rtcgate {
                 3 rtcgate not running, 4 permission denied, 5 timeout or protocol error. See docs/control.md.
                 """,
             subcommands: [Status.self, Device.self, Group.self, TurnUser.self, Secret.self, Session.self, Allocation.self,
-                          Links.self, Path.self, Stats.self, ConfigShow.self, LogLevel.self, Reload.self, Drain.self])
+                          Links.self, Path.self, Stats.self, ConfigShow.self, LogLevel.self, Reload.self, Drain.self, Upgrade.self])
 
         /// Accepted before the subcommand too (`rtcgate ctl --socket PATH device list`).
         @OptionGroup var options: CtlOptions

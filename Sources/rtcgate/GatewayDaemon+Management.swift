@@ -25,9 +25,17 @@ extension GatewayDaemon {
             planes.append(("signaling", ["enabled": false]))
         }
         if let tls = tlsStatus() { planes.append(("tls", tls)) }
-        return ["version": .string(Rtcgate.version), "pid": .number(JSONNumber(Int(getpid()))),
-                "uptimeSeconds": .number(JSONNumber((MonotonicClock.now() - startedAt) / 1_000_000_000)),
-                "draining": .bool(isDraining), "planes": .object(planes)]
+        var members: [(String, JSONValue)] = [
+            ("version", .string(Rtcgate.version)), ("pid", .number(JSONNumber(Int(getpid())))),
+            ("uptimeSeconds", .number(JSONNumber((MonotonicClock.now() - startedAt) / 1_000_000_000))),
+            ("draining", .bool(isDraining)), ("planes", .object(planes)),
+        ]
+        if let coordinator, coordinator.phase != .failed, coordinator.phase != .committed {
+            members.append(("handover", coordinator.report))
+        } else if let lastHandover {
+            members.append(("handover", lastHandover))
+        }
+        return .object(members)
     }
 
     /// `config.show`: the effective settings, secrets redacted.

@@ -1,6 +1,7 @@
 import Control
 import Gateway
 import Glibc
+import Handover
 import JSON
 import Logging
 import MediaPlane
@@ -36,8 +37,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     private(set) var mainLoop: EventLoop?
     private(set) var signaling: SignalingService?
     var realm: String { configuration.realm }
-    private var metricsListener: MetricsListener?
-    private var controlServer: ControlServer?
+    private(set) var metricsListener: MetricsListener?
+    private(set) var controlServer: ControlServer?
     private(set) var management: ManagementService?
     /// Replicates the provisioning store to the other instances of a cluster.
     private(set) var replicator: ClusterReplicator?
@@ -46,24 +47,88 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     /// TURN relay running in the workers (fixed at start-up).
     private(set) var turnRunning = false
     let startedAt = MonotonicClock.now()
+    /// The binary this process was started from, as a path (the default of `ctl upgrade`: after
+    /// a package upgrade it is the new binary; /proc/self/exe would name the replaced one).
+    let executablePath = GatewayDaemon.ownExecutable()
+    /// `run`'s arguments, for the successor of a handover.
+    let runArguments = GatewayDaemon.ownRunArguments()
+    /// The running handover, if any (docs/handover.md).
+    var coordinator: HandoverCoordinator?
+    /// Set once a successor took over: the shutdown leaves the shared sockets alone.
+    private(set) var handedOver = false
+    /// The last handover as `ctl status` shows it.
+    var lastHandover: JSONValue?
+    /// The listening sockets of the workers, in creation order (the offer of a handover).
+    private(set) var workerSockets: [InheritedSockets.Entry] = []
+    /// Workers built and not yet running on their threads.
+    private var builtWorkers: [MediaWorker] = []
+    /// The TURN nonce key (carried over by a handover, so nonces stay valid).
+    private(set) var nonceSecret: [UInt8] = []
+    /// The successor's side of a handover (`run --takeover`), until it completes.
+    private(set) var takeover: TakeoverSession?
+    /// Whether the listeners answered the successor's readiness probe.
+    var listenersAnswer = false
+
+    func markHandedOver() { handedOver = true }
+    /// Whether this process is not (or no longer) in the middle of taking over.
+    var takeoverComplete: Bool { takeover?.isComplete ?? true }
+
+    /// The path of the binary that is running, resolved while it still names this binary.
+    private static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return CommandLine.arguments.first ?? "rtcgate" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The arguments after `run`, without a previous `--takeover SOCKET`.
+    private static func ownRunArguments() -> [String] {
+        let arguments = CommandLine.arguments
+        guard let run = arguments.firstIndex(of: "run") else { return [] }
+        var rest: [String] = []
+        var index = run + 1
+        while index < arguments.count {
+            if arguments[index] == "--takeover" {
+                index += 2
+                continue
+            }
+            if !arguments[index].hasPrefix("--takeover=") { rest.append(arguments[index]) }
+            index += 1
+        }
+        return rest
+    }
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
         self.sources = sources
     }
 
-    /// Runs until SIGTERM/SIGINT; returns the process exit status.
-    func run() -> Int32 {
+    /// Runs until SIGTERM/SIGINT, or until a successor took over; returns the process exit
+    /// status. With `takeoverSocket`, this process replaces the running rtcgate listening there
+    /// (docs/handover.md).
+    func run(takeoverSocket: String? = nil) -> Int32 {
         GatewayLogHandler.sharedLevel.store(GatewayLogHandler.levelCode(configuration.logLevel), ordering: .relaxed)
         SignalSource.blockSignals()
+        if let takeoverSocket {
+            switch TakeoverSession.begin(path: takeoverSocket, logger: logger) {
+            case .refused: return 3
+            case .alone: break
+            case .offered(let session): takeover = session
+            }
+        }
         do {
             try openStore()
-            let media = try configuration.mediaConfig(provisioned: provisioned())
+            var media = try configuration.mediaConfig(provisioned: provisioned())
+            if let takeover { try takeover.adapt(&media, workers: configuration.resolvedWorkers) }
+            nonceSecret = media.turn?.nonceSecret ?? []
             turnRunning = media.turn != nil
             let loop = try EventLoop(maxRegistrations: 64, timerCapacity: 512)
             mainLoop = loop
             let signals = try SignalSource(loop: loop) { [unowned self] signal in self.handleSignal(signal) }
-            try startWorkers(media)
+            try buildWorkers(media)
+            try takeover?.receiveState(into: builtWorkers)
+            try startWorkerThreads()
+            takeover?.reportServing()
             tlsStore = media.tls?.store
             logger.info("rtcgate \(Rtcgate.version) serving STUN", metadata: [
                 "listening": "\(workersAddresses(media))",
@@ -73,10 +138,18 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                 "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).reservedBytes / 1024)",
             ])
             if let context = tlsStore?.context { logCertificate(context, event: "TURN over TLS certificate") }
+            let handedSignaling = takeover?.receiveSignalingState()
             if configuration.signaling.enabled {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
                                                    loop: loop)
                 signaling = service
+                if let handedSignaling, handedSignaling != .null {
+                    do {
+                        try service.router.restoreHandoverState(handedSignaling, nowMs: MonotonicClock.now() / 1_000_000)
+                    } catch {
+                        logger.error("handover: signaling state refused (\(error)): signaling starts empty")
+                    }
+                }
                 if let instance = configuration.signaling.clusterInstance, let store {
                     let replicator = ClusterReplicator(
                         instance: instance, topics: service.node.topics, store: store,
@@ -110,20 +183,43 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
             }
             scheduleSummary(loop: loop)
             armSecretRetirement()
+            for entry in InheritedSockets.closeUnclaimed() {
+                logger.notice("handover: the running rtcgate's \(entry.key) is not in this configuration: closed")
+            }
+            if let takeover {
+                takeover.awaitReadiness(daemon: self, loop: loop, timeoutSeconds: configuration.management.handoverTimeoutSeconds)
+            } else {
+                SystemdNotify.send("READY=1")
+            }
             loop.run()
             withExtendedLifetime(signals) {}
+        } catch let error as HandoverRefusal {
+            logger.critical("cannot take over: \(error)")
+            stopWorkers()
+            return 3
         } catch let error as ProvisioningError {
             logger.critical("cannot start: provisioning store: \(error)")
+            takeover?.giveUp("cannot start: provisioning store: \(error)")
             stopWorkers()
             return 2
         } catch let error as ConfigError {
             logger.critical("configuration invalid: \(error)")
+            takeover?.giveUp("configuration invalid: \(error)")
             stopWorkers()
             return 2
         } catch {
             logger.critical("cannot start: \(error)")
+            takeover?.giveUp("cannot start: \(error)")
             stopWorkers()
             return 1
+        }
+        if handedOver {
+            // The successor serves on the same sockets: close this process's descriptors only.
+            controlServer?.relinquish()
+            stopWorkers()
+            logSummary(final: true)
+            logger.info("rtcgate handed over and stopped")
+            return 0
         }
         controlServer?.shutdown()
         stopWorkers()
@@ -169,19 +265,43 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         media.listenAddresses.map(\.description).joined(separator: ",")
     }
 
-    private func startWorkers(_ media: MediaWorkerConfig) throws {
-        for address in media.listenAddresses {
-            try PortProbe.ensureAvailable(address, udp: media.udp, tcp: media.tcp)
-            for port in media.tls?.ports ?? [] { try PortProbe.ensureAvailable(address.withPort(port), udp: false, tcp: true) }
+    /// Builds the workers (binding, or adopting a handover's sockets) so bind errors surface
+    /// before anything runs.
+    private func buildWorkers(_ media: MediaWorkerConfig) throws {
+        if takeover == nil {
+            for address in media.listenAddresses {
+                try PortProbe.ensureAvailable(address, udp: media.udp, tcp: media.tcp)
+                for port in media.tls?.ports ?? [] { try PortProbe.ensureAvailable(address.withPort(port), udp: false, tcp: true) }
+            }
         }
         for id in 0..<configuration.resolvedWorkers {
-            // Built here so bind errors surface before anything runs; owned by its thread after.
             let worker = try MediaWorker(id: id, config: media)
             if id == 0 { logSocketBuffers(worker, media: media) }
             handles.append(worker.handle)
-            let transfer = OwnershipTransfer(value: worker)
-            threads.append(try WorkerThread(name: "rtcgate-media\(id)") { transfer.value.run() })
+            workerSockets += worker.listeningSockets
+            builtWorkers.append(worker)
         }
+    }
+
+    /// Hands each built worker to its thread, which owns it from then on.
+    private func startWorkerThreads() throws {
+        for worker in builtWorkers {
+            let transfer = OwnershipTransfer(value: worker)
+            threads.append(try WorkerThread(name: "rtcgate-media\(worker.handle.id)") { transfer.value.run() })
+        }
+        builtWorkers.removeAll()
+    }
+
+    /// Every socket a successor takes over, in the order it creates them: the workers' listeners,
+    /// the control socket, the metrics listener, and the provisioning store's lock.
+    func handoverSockets() -> [InheritedSockets.Entry] {
+        var entries = workerSockets
+        if let controlServer { entries.append(.init(kind: .unixListener, key: configuration.management.controlSocket, fd: controlServer.listeningDescriptor)) }
+        if let metricsListener {
+            entries.append(.init(kind: .streamListener, key: metricsListener.listener.localAddress.description, fd: metricsListener.listener.descriptor))
+        }
+        if let store { entries.append(.init(kind: .lockFile, key: store.directory + "/lock", fd: store.lockDescriptor)) }
+        return entries
     }
 
     /// Waits until every worker has run the commands sent so far, so what a reply or log line
@@ -227,6 +347,13 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         switch signal {
         case SIGHUP:
             reload()
+        case SIGUSR2:
+            logger.notice("signal SIGUSR2: handing over to \(executablePath)")
+            do throws(ControlFailure) {
+                _ = try upgrade(binary: nil)
+            } catch {
+                logger.error("handover not started: \(error.message)")
+            }
         default:
             logger.notice("signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): shutting down")
             signaling?.shutdown(graceSeconds: configuration.signaling.goAwayGraceSeconds)

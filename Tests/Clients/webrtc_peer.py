@@ -437,6 +437,15 @@ def ice_configuration(body, forced_policy, log):
     return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy_enum), turn_username, policy
 
 
+def pair_text(pc):
+    """The nominated pair as 'local-type host:port -> remote-type host:port' (or None)."""
+    _, pair = selected_pair(pc)
+    if pair is None:
+        return None
+    return (f"{pair.local_candidate.type} {pair.local_candidate.host}:{pair.local_candidate.port} -> "
+            f"{pair.remote_candidate.type} {pair.remote_candidate.host}:{pair.remote_candidate.port}")
+
+
 def selected_pair(pc):
     """The nominated ICE candidate pair of the data channel's transport. aiortc has no public
     API for it; in 1.16 it is RTCSctpTransport -> RTCDtlsTransport -> RTCIceTransport ->
@@ -599,6 +608,13 @@ class Call:
             if self.pc.connectionState == "failed":
                 self.fail(PeerError("ICE/DTLS connection failed"))
 
+        self.ice_states = []
+
+        @self.pc.on("iceconnectionstatechange")
+        def _ice_state():
+            self.ice_states.append(self.pc.iceConnectionState)
+            sig.log(f"ICE connection state: {self.pc.iceConnectionState}")
+
         pump = asyncio.ensure_future(self.pump())
         try:
             if args.role == "offerer" and args.video_frames:
@@ -607,14 +623,18 @@ class Call:
                 @self.pc.on("track")
                 def _track(track):
                     async def count():
-                        while self.frames < args.video_frames:
-                            await track.recv()
-                            self.frames += 1
-                        self.video_done.set()
+                        try:
+                            while True:  # counting on through the probes (frames while they ran)
+                                await track.recv()
+                                self.frames += 1
+                                if self.frames >= args.video_frames:
+                                    self.video_done.set()
+                        except Exception:  # noqa: BLE001 (the track ends with the call)
+                            pass
                     asyncio.ensure_future(count())
             if args.role == "offerer" and args.probe_seconds:
                 self.probe_dc = self.pc.createDataChannel("probe", ordered=False, maxRetransmits=0)
-                self.probe_sent, self.probe_rtts = {}, []
+                self.probe_sent, self.probe_rtts, self.probe_gaps, self.probe_last_answer = {}, [], [], None
                 self.probe_dc.on("message", lambda text: self.probe_answered(text))
             if args.role == "offerer":
                 dc = self.pc.createDataChannel("rtcgate-test")
@@ -666,7 +686,8 @@ class Call:
                 # The offerer hangs up; if its END does not come, hang up ourselves (a 404 "no
                 # such session" then means the two ENDs crossed, which is fine).
                 try:
-                    end = await self.guard(self.end_msg, f"END from {args.peer}", cap=10)
+                    # (the offerer may be probing --probe-seconds before it hangs up)
+                    end = await self.guard(self.end_msg, f"END from {args.peer}", cap=10 + args.probe_seconds)
                 except WaitTimeout as e:
                     sig.log(f"{e}; sending END myself")
                     await self.guard(sig.request("END", {"reason": "hangup"}, sid=sig.sid,
@@ -677,7 +698,7 @@ class Call:
                     if end.get("from") != args.peer or (end.get("body") or {}).get("reason") != "hangup":
                         raise PeerError(f"unexpected END: {json.dumps(end)}")
             result = {"ok": True, "role": args.role, "sent": self.sent, "received": self.received,
-                      "videoFrames": self.frames,
+                      "videoFrames": self.frames, "iceStates": self.ice_states,
                       "localCandidateType": local_type, "remoteCandidateTypes": remote_types,
                       "localCandidate": f"{pair.local_candidate.host}:{pair.local_candidate.port}",
                       "remoteCandidate": f"{pair.remote_candidate.host}:{pair.remote_candidate.port}"}
@@ -690,12 +711,18 @@ class Call:
     def probe_answered(self, text):
         sent = self.probe_sent.pop(text, None)
         if sent is not None:
-            self.probe_rtts.append((time.monotonic() - sent) * 1000)
+            now = time.monotonic()
+            self.probe_rtts.append((now - sent) * 1000)
+            if self.probe_last_answer is not None:
+                self.probe_gaps.append((now - self.probe_last_answer) * 1000)
+            self.probe_last_answer = now
 
     async def run_probes(self):
         """20 ms pings on the unreliable channel for --probe-seconds; a ping unanswered 1 s after
         the last one was sent is lost. Returns count, lost, loss and RTT median/p95 (ms)."""
         count, interval = int(self.args.probe_seconds / 0.02), 0.02
+        pair_before, frames_before = pair_text(self.pc), self.frames
+        self.sig.log(f"probing: {count} pings every 20 ms on {pair_before}")  # tests wait for this line
         started = time.monotonic()
         for i in range(count):
             text = f"p{i}"
@@ -705,6 +732,8 @@ class Call:
         await asyncio.sleep(1.0)
         rtts = sorted(self.probe_rtts)
         return {"count": count, "lost": len(self.probe_sent), "loss": round(len(self.probe_sent) / count, 4),
+                "pairBefore": pair_before, "pairAfter": pair_text(self.pc), "videoFramesDuring": self.frames - frames_before,
+                "longestGapMs": round(max(self.probe_gaps or [0]), 1),
                 "rttMedianMs": round(rtts[len(rtts) // 2], 2) if rtts else None,
                 "rttP95Ms": round(rtts[min(len(rtts) - 1, int(0.95 * len(rtts)))], 2) if rtts else None}
 

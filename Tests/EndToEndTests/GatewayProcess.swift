@@ -211,7 +211,7 @@ final class GatewayProcess {
     /// Starts the gateway and, when `waitReady`, waits (≤ `readyTimeout` s) until it answers a
     /// Binding request over UDP on 127.0.0.1; throws with its log if it does not.
     init(config: String = "", flags: [String] = [], port: UInt16? = nil, waitReady: Bool = true,
-         readyTimeout: Double = 10) throws {
+         readyTimeout: Double = 10, environment: [String: String] = [:]) throws {
         self.port = try port ?? freePort()
         directory = TemporaryDirectory()
         configPath = try directory.write("rtcgate.conf", config)
@@ -221,7 +221,7 @@ final class GatewayProcess {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.rtcgate)
         process.arguments = Self.arguments(port: self.port, configPath: configPath, flags: flags)
-        process.environment = childEnvironment()
+        process.environment = childEnvironment().merging(environment) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log

@@ -37,4 +37,8 @@ final class RecordingGateway: ManagedGateway {
         return allocationList.filter { $0.client == client }.count
     }
     func applyProvisioning() { calls.append("apply") }
+    func upgrade(binary: String?) throws(ControlFailure) -> JSONValue {
+        calls.append("upgrade \(binary ?? "-")")
+        return ["started": true]
+    }
 }

@@ -48,6 +48,13 @@ long rtcgate_send_descriptors(int socket, const void *data, unsigned long length
 /// received (0: the peer closed), or -1 with errno; EMSGSIZE when the message carried more
 /// descriptors than `max_descriptors` (those received are closed, none returned).
 long rtcgate_receive_descriptors(int socket, void *data, unsigned long capacity, int *descriptors, int max_descriptors, int *count);
+/// The version this binary reports, read from a marked string in its read-only data
+/// ("rtcgate-build-version:0.1.0"), so a test can make a build with another version by patching
+/// the bytes of a copy (docs/handover.md).
+const char *rtcgate_version_string(void);
+/// The handover snapshot format this binary writes and reads, from a marked string
+/// ("rtcgate-snapshot-format:1") for the same reason: a test makes a deliberately incompatible build.
+int rtcgate_snapshot_format(void);
 /// Size of glibc's struct mmsghdr, for a layout check at start-up.
 unsigned long rtcgate_mmsghdr_size(void);
 

@@ -1,0 +1,113 @@
+import Control
+import Glibc
+import Handover
+import JSON
+import MediaPlane
+import Reactor
+
+/// The handover of docs/handover.md, seen from the daemon: starting one (`ctl upgrade`,
+/// SIGUSR2), its end on either side, and the successor's readiness check.
+extension GatewayDaemon {
+    /// Starts a handover to `binary` (default: the binary this process was started from).
+    func upgrade(binary: String?) throws(ControlFailure) -> JSONValue {
+        if let coordinator, coordinator.phase != .failed {
+            throw ControlFailure(.busy, "a handover to pid \(coordinator.child) is in progress")
+        }
+        guard takeover == nil || takeoverComplete else { throw ControlFailure(.busy, "this process is still taking over") }
+        guard let mainLoop else { throw ControlFailure(.unavailable, "not running") }
+        let path = binary ?? executablePath
+        do throws(HandoverRefusal) {
+            let started = try HandoverCoordinator(daemon: self, loop: mainLoop, binary: path, arguments: runArguments,
+                                                  socketPath: handoverSocketPath(), readyTimeoutSeconds: configuration.management.handoverTimeoutSeconds,
+                                                  logger: logger)
+            coordinator = started
+            lastHandover = nil
+            return ["started": true, "binary": .string(path), "childPid": .number(JSONNumber(Int(started.child))),
+                    "pid": .number(JSONNumber(Int(getpid())))]
+        } catch {
+            throw ControlFailure(.unavailable, "handover not started: \(error)")
+        }
+    }
+
+    /// Beside the control socket (the runtime directory), else in the state directory, else /tmp.
+    private func handoverSocketPath() -> String {
+        let control = configuration.management.controlSocket
+        let directory: String
+        if let slash = control.lastIndex(of: "/"), !control.isEmpty {
+            directory = String(control[..<slash]).isEmpty ? "/" : String(control[..<slash])
+        } else if !configuration.management.stateDirectory.isEmpty {
+            directory = configuration.management.stateDirectory
+        } else {
+            directory = "/tmp"
+        }
+        return directory + "/handover-\(getpid()).sock"
+    }
+
+    /// The successor is ready: stop the loop; `run` then closes this process's descriptors only.
+    func finishHandover() {
+        markHandedOver()
+        lastHandover = coordinator?.report
+        mainLoop?.waker.stop()
+    }
+
+    /// The handover failed; this process serves on.
+    func handoverEnded(failure: String) {
+        var report = coordinator?.report.objectValue ?? []
+        report.append(("reason", .string(failure)))
+        lastHandover = .object(report)
+    }
+
+    /// Why the successor is not ready yet (nil: ready): the listeners answer a STUN Binding and
+    /// the broker is connected.
+    func readinessProblem() -> String? {
+        if !listenersAnswer { listenersAnswer = probeListeners() }
+        if !listenersAnswer { return "the STUN listeners do not answer" }
+        if let signaling, !signaling.client.isConnected {
+            return "the broker \(signaling.client.config.host):\(signaling.client.config.port) is not connected"
+        }
+        return nil
+    }
+
+    /// One Binding request to each UDP listening address (loopback for a wildcard), 500 ms each.
+    private func probeListeners() -> Bool {
+        for address in workerSockets.filter({ $0.kind == .udpListener }).map(\.key) {
+            guard var target = SocketAddress(hostPort: address) else { continue }
+            if target.host == "0.0.0.0" { target = SocketAddress(ip: "127.0.0.1", port: target.port) ?? target }
+            if target.host == "::" { target = SocketAddress(ip: "::1", port: target.port) ?? target }
+            if !BindingProbe.answers(target, timeoutMillis: 500) { return false }
+        }
+        return true
+    }
+
+    /// The successor failed its readiness check while the old process waits: stop reading,
+    /// tell the old process to resume, and exit.
+    func abandonTakeover(reason: String, session: TakeoverSession) {
+        logger.critical("handover abandoned: \(reason); the running rtcgate (pid \(session.offer.pid)) resumes")
+        for handle in handles { handle.waker.stop() }
+        session.giveUp(reason)
+        exit(1)
+    }
+}
+
+/// Sends a STUN Binding request and waits for the matching success response.
+enum BindingProbe {
+    static func answers(_ target: SocketAddress, timeoutMillis: Int32) -> Bool {
+        let fd = socket(target.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var request: [UInt8] = [0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42]
+        for _ in 0..<12 { request.append(UInt8.random(in: 0...255)) }
+        let sent = request.withUnsafeBytes { bytes in target.withSockAddr { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, $1) } }
+        guard sent == request.count else { return false }
+        let deadline = MonotonicClock.now() + UInt64(timeoutMillis) * 1_000_000
+        var reply = [UInt8](repeating: 0, count: 512)
+        while MonotonicClock.now() < deadline {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let waitMillis = Int32(max(1, (deadline - MonotonicClock.now()) / 1_000_000))
+            guard poll(&descriptor, 1, waitMillis) > 0 else { continue }
+            let n = recv(fd, &reply, reply.count, 0)
+            if n >= 20, reply[0] == 1, reply[1] == 1, Array(reply[8..<20]) == Array(request[8..<20]) { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Glibc
+import JSON
+import TestSupport
+import XCTest
+
+/// Firmware updates without dropping a call (issue #16, docs/handover.md): `rtcgate ctl upgrade`
+/// hands the sockets and the state to another build while a real call runs through the relay,
+/// and every way it can go wrong leaves exactly one rtcgate serving.
+final class UpgradeTests: XCTestCase {
+    private func startPeer(_ arguments: [String], directory: TemporaryDirectory, name: String) throws -> (Process, String, String) {
+        let out = directory.file("\(name).out"), err = directory.file("\(name).err")
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.python)
+        process.arguments = [TestPaths.repoRoot + "/Tests/Clients/webrtc_peer.py"] + arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        try process.run()
+        return (process, out, err)
+    }
+
+    private func lastJSON(_ path: String) -> [String: Any]? {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+
+    private func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// An aiortc call (video plus 20 ms pings on an unreliable data channel) over the relay, and
+    /// `ctl upgrade` to a build with another version in the middle of the pings.
+    func testCallCarriesOnWhileAnotherBuildTakesOver() throws {
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only", "viewer-1": "role=viewer groups=home"])
+        let build = try PatchedBuild(version: "0.1.0-upgraded")
+        let directory = TemporaryDirectory()
+        var successor: Int32 = 0
+        defer {
+            stopProcess(successor)
+            // Kept for a look after the run: the peers' logs and rtcgate's (both processes).
+            let kept = TestPaths.repoRoot + "/.build/upgrade-call"
+            try? FileManager.default.removeItem(atPath: kept)
+            try? FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+            for name in ["camera.out", "camera.err", "viewer.out", "viewer.err"] {
+                try? FileManager.default.copyItem(atPath: directory.file(name), toPath: kept + "/" + name)
+            }
+            try? rig.gateway.log.write(toFile: kept + "/rtcgate.log", atomically: true, encoding: .utf8)
+            build.remove()
+            directory.remove()
+        }
+        let common = ["--broker", "127.0.0.1:\(rig.broker.port)", "--password", SignalingRig.password, "--messages", "5",
+                      "--timeout", "75", "--video-frames", "30"]
+        let camera = try startPeer(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer", "--probe-seconds", "10"],
+                                   directory: directory, name: "camera")
+        try waitUntil("the camera never came online at rtcgate", timeout: 30) {
+            try ctl(rig.gateway, ["stats"]).json?["signaling_presence_changes_total"]?["state=online"]?.intValue ?? 0 >= 1
+        }
+        let viewer = try startPeer(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer", "--probe-seconds", "10"],
+                                   directory: directory, name: "viewer")
+        defer { for peer in [camera.0, viewer.0] where peer.isRunning { kill(peer.processIdentifier, SIGKILL) } }
+        guard waitUntil("the viewer never started its pings: \(text(viewer.2).suffix(3000))", timeout: 45, { text(viewer.2).contains("probing:") }) else { return }
+        usleep(2_000_000)
+
+        let before = try XCTUnwrap(statusJSON(rig.gateway))
+        let allocationsBefore = try XCTUnwrap(try ctl(rig.gateway, ["allocation", "list"]).json?["allocations"]?.arrayValue)
+        let sessionsBefore = before["planes"]?["signaling"]?["sessions"]?.intValue
+        XCTAssertEqual(allocationsBefore.count, 2, "one relay allocation per peer")
+        XCTAssertEqual(sessionsBefore, 1)
+
+        let upgrade = try ctlUpgrade(rig.gateway, binary: build.path)
+        XCTAssertEqual(upgrade.status, 0, "ctl upgrade: \(upgrade.stderr)\nrtcgate:\n\(rig.gateway.log.suffix(4000))")
+        let after = try XCTUnwrap(statusJSON(rig.gateway))
+        successor = Int32(after["pid"]?.intValue ?? 0)
+        XCTAssertEqual(after["version"]?.stringValue, "0.1.0-upgraded")
+        XCTAssertNotEqual(successor, rig.gateway.pid)
+        XCTAssertEqual(successor, startedChildPid(rig.gateway.log))
+        XCTAssertEqual(after["handover"]?["allocationsRestored"]?.intValue, 2)
+        XCTAssertEqual(after["planes"]?["signaling"]?["sessions"]?.intValue, sessionsBefore, "sessions carried over")
+        let allocationsAfter = try XCTUnwrap(try ctl(rig.gateway, ["allocation", "list"]).json?["allocations"]?.arrayValue)
+        XCTAssertEqual(Set(allocationsAfter.compactMap { $0["relayed"]?.stringValue }), Set(allocationsBefore.compactMap { $0["relayed"]?.stringValue }),
+                       "the same relayed addresses")
+        XCTAssertTrue(holds(within: 5) { !processAlive(rig.gateway.pid) }, "the old process exits: \(processDiagnosis(rig.gateway.pid))")
+        XCTAssertTrue(holds(within: 10) { statusJSON(rig.gateway)?["planes"]?["signaling"]?["connected"]?.boolValue == true })
+
+        XCTAssertTrue(holds(within: 60) { !viewer.0.isRunning && !camera.0.isRunning }, "the call did not end")
+        let viewerResult = try XCTUnwrap(lastJSON(viewer.1), "viewer: \(text(viewer.2).suffix(3000))")
+        let cameraResult = try XCTUnwrap(lastJSON(camera.1), "camera: \(text(camera.2).suffix(3000))")
+        XCTAssertEqual(viewerResult["ok"] as? Bool, true, "viewer: \(viewerResult)\n\(text(viewer.2).suffix(3000))")
+        XCTAssertEqual(cameraResult["ok"] as? Bool, true, "camera: \(cameraResult)\n\(text(camera.2).suffix(3000))")
+        let probe = try XCTUnwrap(viewerResult["probe"] as? [String: Any])
+        XCTAssertLessThanOrEqual(probe["lost"] as? Int ?? 99, 1, "pings lost across the upgrade: \(probe)")
+        XCTAssertEqual(probe["pairBefore"] as? String, probe["pairAfter"] as? String, "the same candidate pair")
+        XCTAssertTrue((probe["pairBefore"] as? String ?? "").hasPrefix("relay"), "\(probe)")
+        XCTAssertGreaterThan(probe["videoFramesDuring"] as? Int ?? 0, 100, "video kept coming: \(probe)")
+        for result in [viewerResult, cameraResult] {
+            let states = result["iceStates"] as? [String] ?? []
+            XCTAssertEqual(states.filter { $0 == "checking" }.count, 1, "no ICE restart: \(states)")
+            XCTAssertFalse(states.contains("failed") || states.contains("disconnected"), "\(states)")
+        }
+        print("handover during the call: \(after["handover"].map(\.jsonText) ?? "-"); probe \(probe)")
+    }
+
+    /// A build that reads another snapshot format refuses; the running rtcgate serves on, and a
+    /// compatible upgrade afterwards still works.
+    func testIncompatibleBuildIsRefusedAndTheRunningOneServesOn() throws {
+        let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret", "--workers", "2"])
+        let incompatible = try PatchedBuild(snapshotFormat: 9)
+        var successor: Int32 = 0
+        defer {
+            stopProcess(successor)
+            incompatible.remove()
+        }
+        let refused = try ctlUpgrade(gateway, binary: incompatible.path)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("snapshot format 1 is not the one this build reads (9)"), refused.stderr)
+        XCTAssertEqual(statusJSON(gateway)?["pid"]?.intValue, Int(gateway.pid))
+        let child = try XCTUnwrap(startedChildPid(gateway.log))
+        XCTAssertFalse(processAlive(child), "the refusing build is gone")
+        try gateway.waitUntilServing(timeout: 2)
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: gateway.directory.path).contains { $0.hasPrefix("handover-") })
+
+        let upgraded = try ctlUpgrade(gateway)
+        XCTAssertEqual(upgraded.status, 0, upgraded.stderr + gateway.log.suffix(3000))
+        successor = Int32(statusJSON(gateway)?["pid"]?.intValue ?? 0)
+        XCTAssertNotEqual(successor, gateway.pid)
+        try gateway.waitUntilServing(timeout: 2)
+    }
+
+    /// The successor cannot reach the broker within `handover-timeout`: it gives up, and the
+    /// running rtcgate resumes (its workers read again, and it reconnects to the broker).
+    func testSuccessorThatIsNotReadyGivesUp() throws {
+        let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home"], flags: ["--handover-timeout", "2"])
+        rig.broker.stop()
+        let refused = try ctlUpgrade(rig.gateway)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("not ready within the bound") && refused.stderr.contains("broker"), refused.stderr)
+        XCTAssertEqual(statusJSON(rig.gateway)?["pid"]?.intValue, Int(rig.gateway.pid))
+        XCTAssertFalse(processAlive(try XCTUnwrap(startedChildPid(rig.gateway.log))))
+        try rig.gateway.waitUntilServing(timeout: 2)
+        try rig.broker.start()
+        XCTAssertTrue(rig.gateway.waitForLog("signaling connected", count: 2, timeout: 20), rig.gateway.log.suffix(3000).description)
+    }
+
+    /// Only root or rtcgate's own user may start a handover, even where the control socket lets
+    /// others in.
+    func testUpgradeNeedsRootOrRtcgatesUser() throws {
+        // uid/gid 65534 is a member of control-group: the control socket lets it in.
+        let gateway = try GatewayProcess(flags: ["--control-group", "65534"])
+        chmod(gateway.directory.path, 0o755)
+        XCTAssertEqual(try ctl(gateway, ["status"], as: 65534).status, 0, "control-group members may use the socket")
+        let refused = try ctl(gateway, ["upgrade"], as: 65534)
+        XCTAssertEqual(refused.status, 4, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("only root or rtcgate's own user"), refused.stderr)
+        XCTAssertNil(startedChildPid(gateway.log), "nothing was started")
+        gateway.stopCleanly()
+    }
+
+    /// Each side killed at each step of the handover: exactly one rtcgate is left, it serves
+    /// STUN and the control socket, and no handover socket is left behind.
+    func testACrashAtAnyStepLeavesExactlyOneServer() throws {
+        let steps = ["old-after-offer", "old-after-pause", "old-after-snapshot", "old-before-commit",
+                     "new-after-offer", "new-after-snapshot", "new-after-serving", "new-before-ready"]
+        for step in steps {
+            let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret", "--workers", "2"],
+                                             environment: ["RTCGATE_HANDOVER_CRASH_AT": step])
+            let outcome = try ctlUpgrade(gateway, wait: 20)
+            let child = try XCTUnwrap(startedChildPid(gateway.log), step)
+            let oldSurvives = step.hasPrefix("new-")
+            let survivor = oldSurvives ? gateway.pid : child
+            let casualty = oldSurvives ? child : gateway.pid
+            XCTAssertTrue(holds(within: 10) { !processAlive(casualty) }, "\(step): pid \(casualty) still there")
+            XCTAssertTrue(holds(within: 10) { statusJSON(gateway)?["pid"]?.intValue == Int(survivor) },
+                          "\(step): the survivor \(survivor) does not answer ctl; ctl upgrade: \(outcome.stderr)\n\(gateway.log.suffix(3000))")
+            XCTAssertNoThrow(try gateway.waitUntilServing(timeout: 3), step)
+            XCTAssertEqual(outcome.status, oldSurvives ? 1 : 0, "\(step): \(outcome.stderr)")
+            XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: gateway.directory.path).contains { $0.hasPrefix("handover-") }, step)
+            if oldSurvives {
+                gateway.stopCleanly()
+            } else {
+                stopProcess(child)
+            }
+        }
+    }
+}
