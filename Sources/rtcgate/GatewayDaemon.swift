@@ -66,6 +66,8 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     private(set) var nonceSecret: [UInt8] = []
     /// The successor's side of a handover (`run --takeover`), until it completes.
     private(set) var takeover: TakeoverSession?
+    /// Counter totals a handover carried over (added to this process's own in `metrics`).
+    var carriedCounters: [String: UInt64] = [:]
     /// Whether the listeners answered the successor's readiness probe.
     var listenersAnswer = false
 
@@ -138,7 +140,9 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                 "reserved_kib": "\(MemoryReport(configuration: configuration, media: media).reservedBytes / 1024)",
             ])
             if let context = tlsStore?.context { logCertificate(context, event: "TURN over TLS certificate") }
-            let handedSignaling = takeover?.receiveSignalingState()
+            let handed = takeover?.receiveSignalingState()
+            let handedSignaling = handed?["signaling"]
+            for (key, value) in handed?["counters"]?.objectValue ?? [] { carriedCounters[key] = value.numberValue.flatMap { UInt64($0.text) } }
             if configuration.signaling.enabled {
                 let service = try SignalingService(settings: try configuration.signalingSettings(media: media, provisioned: provisioned()),
                                                    loop: loop)
@@ -429,37 +433,5 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
         summaryTimer = nil
         if configuration.statsIntervalSeconds > 0 { logSummary(final: false) }
         if let mainLoop { scheduleSummary(loop: mainLoop) }
-    }
-
-    /// Every counter of every plane, for `stats` and Prometheus.
-    func metrics() -> MetricsCollector {
-        var collector = MetricsCollector()
-        collector.gauge("uptime_seconds", "Seconds since rtcgate started.", (MonotonicClock.now() - startedAt) / 1_000_000_000)
-        collector.gauge("resident_memory_bytes", "Resident set size of the process (code pages included).", ProcessMemory.residentBytes())
-        collector.gauge("private_memory_bytes", "Resident anonymous memory: heap, stacks, pools and tables (what the board's budget is about).",
-                        ProcessMemory.privateBytes())
-        collector.add(media: totals(), workers: handles.count)
-        addTLSMetrics(to: &collector)
-        if let controlServer { collector.add(control: controlServer.counters) }
-        if let signaling {
-            collector.add(signaling: signaling.router.counters, mqtt: signaling.client.counters,
-                          connected: signaling.client.isConnected, pending: signaling.client.pendingAckCount)
-            collector.add(paths: signaling.paths, now: UInt64(time(nil)))
-        }
-        return collector
-    }
-
-    /// The workers' counters summed; `fresh` asks running workers to publish first (they publish
-    /// only when asked, so an idle worker never wakes for it).
-    private func totals(fresh: Bool = true) -> MediaCounters {
-        if fresh { synchronizeWorkers() }
-        var total = MediaCounters()
-        for handle in handles { total.add(handle.counters) }
-        return total
-    }
-
-    private func logSummary(final: Bool) {
-        let metadata = CounterSummary.metadata(media: totals(fresh: !final), turnRunning: turnRunning, signaling: signaling?.summary())
-        logger.info(final ? "final counters" : "counters", metadata: metadata)
     }
 }

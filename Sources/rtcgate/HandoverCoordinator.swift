@@ -178,8 +178,11 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
             signalingSuspended = true
             state = signaling.router.handoverState()
         }
+        // The workers published their counters as they paused: no need to ask them.
+        let counters = daemon.metrics(fresh: false).carriedCounters.map { ($0.key, JSONValue.number(JSONNumber($0.value))) }
+        let handed: JSONValue = ["signaling": state, "counters": .object(counters)]
         do {
-            try link.send(.signalingState, SnapshotEnvelope.seal(state.serialized()))
+            try link.send(.signalingState, SnapshotEnvelope.seal(handed.serialized()))
         } catch {
             return fail("cannot send the signaling state: \(error)")
         }

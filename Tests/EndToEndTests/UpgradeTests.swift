@@ -69,6 +69,7 @@ final class UpgradeTests: XCTestCase {
         XCTAssertEqual(allocationsBefore.count, 2, "one relay allocation per peer")
         XCTAssertEqual(sessionsBefore, 1)
 
+        let statsBefore = try XCTUnwrap(try ctl(rig.gateway, ["stats"]).json)
         let upgrade = try ctlUpgrade(rig.gateway, binary: build.path)
         XCTAssertEqual(upgrade.status, 0, "ctl upgrade: \(upgrade.stderr)\nrtcgate:\n\(rig.gateway.log.suffix(4000))")
         let after = try XCTUnwrap(statusJSON(rig.gateway))
@@ -81,6 +82,14 @@ final class UpgradeTests: XCTestCase {
         let allocationsAfter = try XCTUnwrap(try ctl(rig.gateway, ["allocation", "list"]).json?["allocations"]?.arrayValue)
         XCTAssertEqual(Set(allocationsAfter.compactMap { $0["relayed"]?.stringValue }), Set(allocationsBefore.compactMap { $0["relayed"]?.stringValue }),
                        "the same relayed addresses")
+        // Counters carry on from the old process's totals (a scrape never sees one go back).
+        let statsAfter = try XCTUnwrap(try ctl(rig.gateway, ["stats"]).json)
+        func total(_ value: JSONValue?) -> Int? { value?.intValue ?? value?.objectValue?.reduce(0) { $0 + ($1.1.intValue ?? 0) } }
+        for name in ["udp_datagrams_received_total", "turn_packets_total", "mqtt_messages_received_total", "signaling_messages_total"] {
+            let was = total(statsBefore[name]), now = total(statsAfter[name])
+            XCTAssertNotNil(was, name)
+            XCTAssertGreaterThanOrEqual(now ?? -1, was ?? Int.max, "\(name) went back")
+        }
         XCTAssertTrue(holds(within: 5) { !processAlive(rig.gateway.pid) }, "the old process exits: \(processDiagnosis(rig.gateway.pid))")
         XCTAssertTrue(holds(within: 10) { statusJSON(rig.gateway)?["planes"]?["signaling"]?["connected"]?.boolValue == true })
 
