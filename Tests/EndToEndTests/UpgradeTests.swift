@@ -167,13 +167,23 @@ final class UpgradeTests: XCTestCase {
     }
 
     /// Each side killed at each step of the handover: exactly one rtcgate is left, it serves
-    /// STUN and the control socket, and no handover socket is left behind.
+    /// STUN and the control socket, and no handover socket is left behind. A TURN allocation
+    /// made before lives on wherever its state reached the survivor (refreshed with the same
+    /// nonce, relaying to its peer); where the old process died before handing it over, it is
+    /// gone (437), never half there.
     func testACrashAtAnyStepLeavesExactlyOneServer() throws {
         let steps = ["old-after-offer", "old-after-pause", "old-after-snapshot", "old-before-commit",
                      "new-after-offer", "new-after-snapshot", "new-after-serving", "new-before-ready"]
         for step in steps {
-            let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret", "--workers", "2"],
+            let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret", "--workers", "2",
+                                                     "--allowed-peer-ip", "127.0.0.1"],
                                              environment: ["RTCGATE_HANDOVER_CRASH_AT": step])
+            let client = try TurnTestClient(port: gateway.port)
+            let allocated = try client.allocate()
+            let relayed = try XCTUnwrap(allocated.relayed.first, "\(step): \(allocated)")
+            let peer = try UDPClient(bindTo: "127.0.0.1")
+            XCTAssertNil(try client.createPermission([peer.localAddress]).errorCode, step)
+
             let outcome = try ctlUpgrade(gateway, wait: 20)
             let child = try XCTUnwrap(startedChildPid(gateway.log), step)
             let oldSurvives = step.hasPrefix("new-")
@@ -185,6 +195,17 @@ final class UpgradeTests: XCTestCase {
             XCTAssertNoThrow(try gateway.waitUntilServing(timeout: 3), step)
             XCTAssertEqual(outcome.status, oldSurvives ? 1 : 0, "\(step): \(outcome.stderr)")
             XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: gateway.directory.path).contains { $0.hasPrefix("handover-") }, step)
+
+            let refresh = try client.exchange(try client.build(.refresh, authenticated: true) { try $0.appendUInt32(.lifetime, 600) })
+            if step == "old-after-offer" || step == "old-after-pause" {
+                XCTAssertEqual(refresh.errorCode, 437, "\(step): the allocation went with the old process: \(refresh)")
+            } else {
+                XCTAssertNil(refresh.errorCode, "\(step): the allocation and its nonce live on: \(refresh)")
+                try client.sendIndication([7, 7, 7], to: peer.localAddress)
+                let relayedData = receiveFrom(peer.fd, timeout: 2)
+                XCTAssertEqual(relayedData?.bytes, [7, 7, 7], step)
+                XCTAssertEqual(relayedData?.source, relayed, "\(step): from the same relayed address")
+            }
             if oldSurvives {
                 gateway.stopCleanly()
             } else {
