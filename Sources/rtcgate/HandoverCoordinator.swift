@@ -222,6 +222,7 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         }
         gate?.open(.resume)
         gate = nil
+        SystemdNotify.send("MAINPID=\(getpid())")  // in case the successor had claimed it
         if signalingSuspended { daemon.signaling?.resumeAfterHandover() }
         signalingSuspended = false
         logger.error("handover failed: \(reason); this rtcgate keeps serving\(wasPaused ? " (workers resumed)" : "")")

@@ -199,6 +199,9 @@ final class TakeoverSession: EventHandler, TimerHandler {
             return
         }
         HandoverFailpoint.hit("new-before-ready")
+        // systemd learns the new main process before the old one exits (it reads notifications
+        // ahead of SIGCHLD), so the service never looks dead in between.
+        SystemdNotify.send("MAINPID=\(getpid())")
         readySent = true
         guard oldAlive else { return complete() }
         do { try link.send(.ready) } catch { complete() }
