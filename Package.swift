@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Modules off both the packet and the message path (management, the path model's search, the
-/// executable's wiring): release builds them with -Osize for the gateway's flash. Everything a
+/// handover's messages, the executable's wiring): release builds them with -Osize for the
+/// gateway's flash. Everything a
 /// packet or a signaling message goes through (STUN, TURN, Reactor, MediaPlane, TLS, JSON,
 /// Signaling, MQTT, Gateway) keeps -O: -Osize there cost signaling several times its CPU.
 let sizeOptimized: [SwiftSetting] = [.unsafeFlags(["-Osize"], .when(configuration: .release))]
@@ -38,7 +39,7 @@ let package = Package(
         .target(name: "MQTT", dependencies: ["CMosquitto", "CSystem", "Reactor"]),
         .target(name: "Control", dependencies: ["JSON", "Reactor", "CSystem", "COpenSSL"], swiftSettings: sizeOptimized),
         .target(name: "BrokerAdmin", dependencies: ["JSON", "MQTT", "Reactor", "STUN"], swiftSettings: sizeOptimized),
-        .target(name: "Handover", dependencies: ["CSystem", "Reactor"]),
+        .target(name: "Handover", dependencies: ["CSystem", "Reactor"], swiftSettings: sizeOptimized),
 
         // The daemon's services on the main loop: configuration, management, the signaling
         // shell, cluster replication, metrics and the memory report.

@@ -122,7 +122,10 @@ mkdir -p "$staticdir"
 # SwiftPM links executables with --export-dynamic (so tests and backtraces can see their
 # symbols): 6,000 dynamic symbols, ~0.5 MiB of .dynsym/.dynstr/.gnu.hash that nothing shipped
 # looks up. The later --no-export-dynamic wins.
-link_args=(-Xlinker -L"$staticdir" -Xlinker --no-export-dynamic -Xlinker --icf=safe)
+# lld (the toolchain's own ld.lld) rather than gold: it packs the ~1 MiB of relative relocations
+# of a position-independent Swift binary into 8 KiB (DT_RELR; glibc >= 2.36 or musl >= 1.2.4,
+# and the GLIBC_ABI_DT_RELR version need makes an older glibc refuse the binary clearly).
+link_args=(-Xswiftc -use-ld=lld -Xlinker -L"$staticdir" -Xlinker --no-export-dynamic -Xlinker --icf=safe -Xlinker -z -Xlinker pack-relative-relocs)
 exclude_libs=()
 
 # libmosquitto: static when a libmosquitto.a is given or in the sysroot, else Debian's .so.
@@ -134,7 +137,7 @@ if [ -n "$mosquitto_lib" ]; then
   # libmosquitto.a's own needs must come AFTER it on the link line, but SwiftPM places
   # -lmosquitto (from the modulemap) after every -Xlinker option. So -lmosquitto is made to find
   # a linker script, static-libs/libmosquitto.a, that names the archive and its dependencies as
-  # one GROUP (searched repeatedly, in any order): the libc.so trick, understood by ld and gold.
+  # one GROUP (searched repeatedly, in any order): the libc.so trick, understood by ld, gold and lld.
   group=("$mosquitto_lib")
   undefined=$(nm -u "$mosquitto_lib" 2>/dev/null || true)   # (not piped into grep -q: pipefail)
   # A libmosquitto built WITH_TLS (the default) needs libssl, then libcrypto.

@@ -45,6 +45,7 @@ extension MediaWorker {
     }
 
     /// Exports the state, answers, and holds the loop until the gate opens.
+    @_optimize(size)
     func pauseForHandover(ticket: UInt64, gate: HandoverGate) {
         let pausedAt = MonotonicClock.now()
         var state = WorkerHandoverState(allocations: [], allocationCount: 0, relays: [], pausedAt: pausedAt)
@@ -55,6 +56,7 @@ extension MediaWorker {
 
     /// Restores allocations a handover snapshot carried (before the worker's thread runs); their
     /// relay sockets come from `InheritedSockets`. Returns how many were restored and dropped.
+    @_optimize(size)
     public func restoreHandover(_ bytes: [UInt8]) throws(SnapshotReader.Malformed) -> (restored: Int, dropped: Int) {
         var reader = SnapshotReader(bytes)
         let count = try reader.count(minimumBytes: 60)
@@ -74,6 +76,7 @@ struct HandoverAllocation {
     var allocation: Allocation
     var userName: String
 
+    @_optimize(size)
     func write(_ out: inout SnapshotWriter) {
         let a = allocation
         Self.write(a.fiveTuple.client, &out)
@@ -105,6 +108,7 @@ struct HandoverAllocation {
         }
     }
 
+    @_optimize(size)
     static func read(_ reader: inout SnapshotReader) throws(SnapshotReader.Malformed) -> HandoverAllocation {
         let client = try address(&reader), server = try address(&reader)
         guard let transport = ClientTransport(rawValue: try reader.u8()) else { throw .init("transport") }
@@ -160,6 +164,7 @@ struct HandoverAllocation {
 extension TurnRuntime {
     /// Encodes every UDP allocation and lists its relay sockets. Allocations over TCP/TLS stay:
     /// their connections are not handed over (docs/handover.md), so they end with the old process.
+    @_optimize(size)
     func export(into state: inout WorkerHandoverState, now: UInt64) {
         var out = SnapshotWriter()
         let ids = core.allocations.ids.filter { core.allocations[$0].fiveTuple.transport == .udp && core.allocations[$0].expiry > now }
@@ -178,6 +183,7 @@ extension TurnRuntime {
 
     /// Puts one handed-over allocation back, on its own relay sockets; false (and nothing kept)
     /// when a socket is missing or the table refuses it.
+    @_optimize(size)
     func restore(_ record: HandoverAllocation, segmentation: Bool) -> Bool {
         let allocation = record.allocation
         let addresses = [allocation.relayed] + (allocation.additionalRelayed.map { [$0] } ?? [])
@@ -204,6 +210,7 @@ extension MediaWorkerHandle {
     /// Pauses every worker for a handover (they stop reading in parallel) and returns their
     /// state; nil when one did not answer within `timeoutSeconds` (the gate is then opened to
     /// resume them all: a late worker finds it open and carries on).
+    @_optimize(size)
     public static func pauseForHandover(_ handles: [MediaWorkerHandle], gate: HandoverGate,
                                         timeoutSeconds: Double = 2) -> [WorkerHandoverState]? {
         let tickets = handles.map { handle in

@@ -5,68 +5,65 @@ import JSON
 /// windows, directory watchers and the counters. The clocks are monotonic milliseconds, which
 /// both processes share on one machine.
 extension SignalingRouter {
-    /// The state, as JSON.
+    /// The state, as JSON: each entry a positional array (compact, and the envelope's format
+    /// version covers the layout).
+    @_optimize(size)
     public func handoverState() -> JSONValue {
         let sessionList: [JSONValue] = sessions.ordered().map { session in
-            ["low": .string(session.key.low), "high": .string(session.key.high), "sid": .string(session.key.sid),
-             "answered": .bool(session.state == .answered), "offerer": .string(session.latestOfferFrom),
-             "createdMs": Self.number(session.createdMs), "activityMs": Self.number(session.lastActivityMs)]
+            .array([.string(session.key.low), .string(session.key.high), .string(session.key.sid), .bool(session.state == .answered),
+                    .string(session.latestOfferFrom), Self.number(session.createdMs), Self.number(session.lastActivityMs)])
         }
         let clientList: [JSONValue] = clients.entries.sorted { $0.key < $1.key }.map { id, state in
             let sdp = state.sdpBucket.snapshot, candidates = state.candidateBucket.snapshot
-            var members: [(String, JSONValue)] = [
-                ("id", .string(id)), ("online", .bool(state.online)), ("lastSeenMs", Self.number(state.lastSeenMs)),
-                ("sdp", .array([Self.number(sdp.units), Self.number(sdp.lastMs)])),
-                ("candidates", .array([Self.number(candidates.units), Self.number(candidates.lastMs)])),
-            ]
-            if let expiry = state.iceExpiryUnix { members.append(("iceExpiryUnix", Self.number(expiry))) }
-            return .object(members)
+            return .array([.string(id), .bool(state.online), Self.number(state.lastSeenMs), Self.number(sdp.units), Self.number(sdp.lastMs),
+                           Self.number(candidates.units), Self.number(candidates.lastMs), state.iceExpiryUnix.map(Self.number) ?? .null])
         }
         let windows: [JSONValue] = returnWindows.sorted { $0.key < $1.key }.map { id, window in
-            ["id": .string(id), "deadlineMs": Self.number(window.deadlineMs), "peers": .array(window.peers.map(JSONValue.string))]
+            .array([.string(id), Self.number(window.deadlineMs), .array(window.peers.map(JSONValue.string))])
         }
-        return ["sessions": .array(sessionList), "clients": .array(clientList), "returnWindows": .array(windows),
-                "directoryWatchers": .array(directoryWatchers.sorted().map(JSONValue.string)), "counters": countersJSON()]
+        return .object([("sessions", .array(sessionList)), ("clients", .array(clientList)), ("returnWindows", .array(windows)),
+                        ("directoryWatchers", .array(directoryWatchers.sorted().map(JSONValue.string))), ("counters", countersJSON())])
     }
 
     /// Adopts a handed-over state: what the current policy no longer allows is left out (as a
-    /// policy update would end it). Throws on a state that is not what `handoverState` writes.
+    /// policy update would end it), and entries of the wrong shape are skipped. Throws on a state
+    /// that is not what `handoverState` writes.
+    @_optimize(size)
     public func restoreHandoverState(_ value: JSONValue, nowMs: UInt64) throws(HandoverStateError) {
         guard let sessionList = value["sessions"]?.arrayValue, let clientList = value["clients"]?.arrayValue,
               let windows = value["returnWindows"]?.arrayValue, let watchers = value["directoryWatchers"]?.arrayValue else {
             throw HandoverStateError("signaling state lacks sessions, clients, returnWindows or directoryWatchers")
         }
         for item in clientList {
-            guard let id = item["id"]?.stringValue, policy.record(id) != nil, let sdp = item["sdp"]?.arrayValue, sdp.count == 2,
-                  let candidates = item["candidates"]?.arrayValue, candidates.count == 2 else { continue }
-            guard clients.ensure(id, config: config, nowMs: nowMs, pinned: { [] }) else { break }
-            var state = clients[id]!
-            state.online = item["online"]?.boolValue ?? false
-            state.lastSeenMs = Self.uint(item["lastSeenMs"]) ?? nowMs
-            state.iceExpiryUnix = Self.uint(item["iceExpiryUnix"])
+            guard let f = item.arrayValue, f.count == 8, let id = f[0].stringValue, policy.record(id) != nil,
+                  clients.ensure(id, config: config, nowMs: nowMs, pinned: { [] }), var state = clients[id] else { continue }
+            state.online = f[1].boolValue ?? false
+            state.lastSeenMs = Self.uint(f[2]) ?? nowMs
             state.sdpBucket = TokenBucket(ratePerSecond: config.sdpRatePerSecond, capacity: config.sdpBurst,
-                                          units: Self.uint(sdp[0]) ?? 0, lastMs: Self.uint(sdp[1]) ?? nowMs)
+                                          units: Self.uint(f[3]) ?? 0, lastMs: Self.uint(f[4]) ?? nowMs)
             state.candidateBucket = TokenBucket(ratePerSecond: config.candidateRatePerSecond, capacity: config.candidateBurst,
-                                                units: Self.uint(candidates[0]) ?? 0, lastMs: Self.uint(candidates[1]) ?? nowMs)
+                                                units: Self.uint(f[5]) ?? 0, lastMs: Self.uint(f[6]) ?? nowMs)
+            state.iceExpiryUnix = Self.uint(f[7])
             clients[id] = state
         }
         for item in sessionList {
-            guard let low = item["low"]?.stringValue, let high = item["high"]?.stringValue, let sid = item["sid"]?.stringValue,
-                  let offerer = item["offerer"]?.stringValue, policy.mayTalk(low, high), sessions.count < config.maxSessions else { continue }
+            guard let f = item.arrayValue, f.count == 7, let low = f[0].stringValue, let high = f[1].stringValue, let sid = f[2].stringValue,
+                  let offerer = f[4].stringValue, policy.mayTalk(low, high), sessions.count < config.maxSessions else { continue }
             let key = SessionKey(low, high, sid: sid)
-            sessions.insert(key, offerer: offerer, nowMs: Self.uint(item["createdMs"]) ?? nowMs)
-            sessions[key]?.lastActivityMs = Self.uint(item["activityMs"]) ?? nowMs
-            if item["answered"]?.boolValue == true { sessions[key]?.state = .answered }
+            sessions.insert(key, offerer: offerer, nowMs: Self.uint(f[5]) ?? nowMs)
+            sessions[key]?.lastActivityMs = Self.uint(f[6]) ?? nowMs
+            if f[3].boolValue == true { sessions[key]?.state = .answered }
         }
         for item in windows {
-            guard let id = item["id"]?.stringValue, policy.record(id) != nil, let deadline = Self.uint(item["deadlineMs"]),
-                  let peers = item["peers"]?.arrayValue else { continue }
+            guard let f = item.arrayValue, f.count == 3, let id = f[0].stringValue, policy.record(id) != nil,
+                  let deadline = Self.uint(f[1]), let peers = f[2].arrayValue else { continue }
             returnWindows[id] = (deadline, peers.compactMap(\.stringValue))
         }
         directoryWatchers = Set(watchers.compactMap(\.stringValue).filter { policy.record($0) != nil })
         if let counters = value["counters"] { restoreCounters(counters) }
     }
 
+    @_optimize(size)
     private func countersJSON() -> JSONValue {
         var members: [(String, JSONValue)] = Self.scalarCounters.map { name, path in (name, .number(JSONNumber(stats[keyPath: path]))) }
         members.append(("refusals", .object(SignalingErrorCode.allCases.map { ($0.rawValue, .number(JSONNumber(stats.refusals[$0]))) })))
@@ -74,6 +71,7 @@ extension SignalingRouter {
         return .object(members)
     }
 
+    @_optimize(size)
     private func restoreCounters(_ value: JSONValue) {
         for (name, path) in Self.scalarCounters { if let n = Self.uint(value[name]) { stats[keyPath: path] = Int(clamping: n) } }
         for code in SignalingErrorCode.allCases { if let n = Self.uint(value["refusals"]?[code.rawValue]) { stats.refusals[code] = Int(clamping: n) } }

@@ -52,9 +52,9 @@ final class RouterHandoverTests: XCTestCase {
         }
         XCTAssertEqual(h.router.liveSessionCount, 0)
         // Entries of the wrong shape inside a valid state are skipped, not trusted.
-        let odd: JSONValue = ["sessions": [["low": 5], ["low": "cam-1", "high": "viewer-1", "sid": "s", "offerer": "viewer-1"]],
-                              "clients": [["id": "cam-1"], ["id": "nobody", "sdp": [1, 2], "candidates": [1, 2]]],
-                              "returnWindows": [["id": "cam-1"]], "directoryWatchers": [7, "viewer-1"]]
+        let odd: JSONValue = ["sessions": [[5], "x", ["cam-1", "viewer-1", "s", true, "viewer-1", 1, 2]],
+                              "clients": [["cam-1"], ["nobody", true, 1, 1, 1, 1, 1, nil]],
+                              "returnWindows": [["cam-1"]], "directoryWatchers": [7, "viewer-1"]]
         XCTAssertNoThrow(try h.router.restoreHandoverState(odd, nowMs: h.now))
         XCTAssertEqual(h.router.liveSessionCount, 1)
         XCTAssertNil(h.router.clients["nobody"], "unprovisioned ids are not adopted")
