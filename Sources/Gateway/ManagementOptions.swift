@@ -22,6 +22,9 @@ package struct ManagementOptions {
     /// How long the successor of a handover may take to be ready (listeners answer, broker
     /// connected) before it gives up and the running rtcgate resumes (docs/handover.md).
     package var handoverTimeoutSeconds: UInt64 = 10
+    /// How long the old process of a handover keeps serving the TCP/TLS connections that cannot
+    /// be handed over (they end sooner when their clients leave).
+    package var handoverDrainSeconds: UInt64 = 3_600
 }
 
 extension ConfigOption {
@@ -52,6 +55,9 @@ extension ConfigOption {
         },
         ConfigOption("handover-timeout", help: "Seconds the successor of `ctl upgrade` has to be ready (listeners answer, broker connected) before the running rtcgate resumes. Default 10.") { config, value throws(ConfigError) in
             config.management.handoverTimeoutSeconds = UInt64(try ConfigValue.integer(value, in: 1...300))
+        },
+        ConfigOption("handover-drain", help: "Seconds the old rtcgate of an upgrade keeps serving its TCP/TLS connections (which cannot be handed over) before it exits. Default 3600.") { config, value throws(ConfigError) in
+            config.management.handoverDrainSeconds = UInt64(try ConfigValue.integer(value, in: 0...604_800))
         },
         ConfigOption("turn", switch: true, help: "Serve TURN even before any credential exists (users and secrets provisioned live).") { config, value throws(ConfigError) in
             config.management.turnAlways = try ConfigValue.boolean(value)

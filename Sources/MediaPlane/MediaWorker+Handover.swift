@@ -9,12 +9,20 @@ import TURN
 /// worker has exported its state and waits, reading nothing, until the main thread says whether
 /// the successor took over (`finish`: the worker's loop ends) or gave up (`resume`).
 public final class HandoverGate: Sendable {
-    public enum Outcome: Int, Sendable { case resume = 1, finish = 2 }
+    /// `drain`: the successor took over; the worker drops what it handed over and serves its
+    /// TCP/TLS connections (which cannot be handed over) until they close or `drainSeconds` pass.
+    public enum Outcome: Int, Sendable { case resume = 1, finish = 2, drain = 3 }
     private let state = Atomic<Int>(0)
+    private let drainLimit = Atomic<UInt64>(0)
     public init() {}
 
     /// Releases the worker.
-    public func open(_ outcome: Outcome) { state.store(outcome.rawValue, ordering: .releasing) }
+    public func open(_ outcome: Outcome, drainSeconds: UInt64 = 0) {
+        drainLimit.store(drainSeconds, ordering: .relaxed)
+        state.store(outcome.rawValue, ordering: .releasing)
+    }
+
+    var drainSeconds: UInt64 { drainLimit.load(ordering: .relaxed) }
 
     func wait() -> Outcome {
         while true {
@@ -51,8 +59,42 @@ extension MediaWorker {
         var state = WorkerHandoverState(allocations: [], allocationCount: 0, relays: [], pausedAt: pausedAt)
         if let turn { turn.export(into: &state, now: pausedAt) }
         handle.mailbox.answer(ticket, .handover(state))
-        if gate.wait() == .finish { loop.waker.stop() }
+        switch gate.wait() {
+        case .resume: break
+        case .finish: loop.waker.stop()
+        case .drain: enterDrain(until: MonotonicClock.now() + gate.drainSeconds * 1_000_000_000)
+        }
     }
+
+    /// Open TCP and TLS connections.
+    var openStreamConnections: Int { listeners.reduce(0) { $0 + $1.openConnections } }
+
+    /// After a handover: stops reading what the successor reads now (the UDP sockets, the
+    /// listening sockets, the relays of the UDP allocations, all handed over) and serves the
+    /// TCP/TLS connections and their allocations until they close, or until `deadline`.
+    private func enterDrain(until deadline: UInt64) {
+        for registration in udpRegistrations { loop.deregister(registration) }
+        udpRegistrations.removeAll()
+        for listener in listeners { listener.stopAccepting() }
+        if let turn {
+            for id in turn.core.allocations.ids where turn.core.allocations[id].fiveTuple.transport == .udp { turn.remove(id) }
+        }
+        drainDeadline = deadline
+        endDrainIfDone(now: MonotonicClock.now())
+    }
+
+    /// Ends the loop once the last connection closed or the deadline passed; else checks again in a second.
+    func endDrainIfDone(now: UInt64) {
+        guard let drainDeadline else { return }
+        if openStreamConnections == 0 || now >= drainDeadline {
+            loop.waker.stop()
+        } else if !drainCheckArmed {
+            drainCheckArmed = loop.timers.schedule(at: now + 1_000_000_000, handler: self, context: Self.drainTimer) != nil
+        }
+    }
+
+    /// Timer context of the drain check (the expiry timer's is 0).
+    static let drainTimer: UInt64 = 1
 
     /// Restores allocations a handover snapshot carried (before the worker's thread runs); their
     /// relay sockets come from `InheritedSockets`. Returns how many were restored and dropped.

@@ -15,6 +15,8 @@ public final class MediaWorkerHandle: Sendable {
     private let published = Mutex(MediaCounters())
     let mailbox: WorkerMailbox
     let nextTicket = Atomic<UInt64>(0)
+    /// Set when the worker's `run` has returned.
+    public let finished = Atomic<Bool>(false)
 
     init(id: Int, waker: LoopWaker) throws(SystemError) {
         self.id = id
@@ -58,7 +60,13 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     var counters = MediaCounters()
     /// Whether the expiry timer is armed.
     var expiryArmed = false
+    /// Whether the drain check (after a handover) is armed.
+    var drainCheckArmed = false
     var udpSockets: [UDPSocket] = []
+    /// Their registrations with the loop (dropped when a handover leaves this worker draining).
+    var udpRegistrations: [Registration] = []
+    /// Set while the worker serves only its TCP/TLS connections after a handover, until this time.
+    var drainDeadline: UInt64?
     /// Each UDP socket's own address, as the server side of client 5-tuples.
     var udpServerAddresses: [TransportAddress] = []
     var listeners: [StreamListener] = []
@@ -97,7 +105,8 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
                 udpSockets.append(socket)
                 boundAddresses.append(socket.localAddress)
                 udpServerAddresses.append(TransportAddress(socket.localAddress)!)
-                _ = try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: SocketReadiness(worker: self, kind: .listening, index: udpSockets.count - 1))
+                udpRegistrations.append(try loop.register(fd: socket.fd, events: EPOLLIN.rawValue,
+                                                          handler: SocketReadiness(worker: self, kind: .listening, index: udpSockets.count - 1)))
             }
             if config.tcp {
                 let listener = try StreamListener(
@@ -145,6 +154,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
         loop.run()
         for listener in listeners { listener.shutdown() }
         publish()
+        handle.finished.store(true, ordering: .releasing)
     }
 
     /// The current counters (only from the worker's own thread, or after `run` returned).
@@ -195,6 +205,7 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
 
     public func streamDidClose(_ connection: StreamConnection, reason: StreamCloseReason) {
         turn?.connectionClosed(connection)
+        if drainDeadline != nil { endDrainIfDone(now: MonotonicClock.now()) }
     }
 
     /// The listening address a connection came in on (the server side of its 5-tuple).
@@ -211,6 +222,10 @@ public final class MediaWorker: StreamConnectionDelegate, TimerHandler {
     /// reservations, and not at all otherwise: an idle worker sleeps in epoll_wait. Counters are
     /// published when the main thread asks (`MediaWorkerHandle.synchronize`), not on a beat.
     public func timerFired(context: UInt64, now: UInt64) {
+        if context == Self.drainTimer {
+            drainCheckArmed = false
+            return endDrainIfDone(now: now)
+        }
         expiryArmed = false
         turn?.expire(now: now)
         armExpiryIfNeeded(now: now)

@@ -33,6 +33,8 @@ public final class StreamListener: EventHandler, TimerHandler {
     private let idleTimeoutNanos: UInt64
     private unowned let loop: EventLoop
     private var registration: Registration?
+    /// False once `stopAccepting` ran: the connections live on, the listening socket is not read.
+    private var accepting = true
     private let unixPath: String?
     /// TLS: makes each connection's session (nil: plain TCP or Unix).
     private let sessions: StreamSessionFactory?
@@ -118,10 +120,19 @@ public final class StreamListener: EventHandler, TimerHandler {
         if let unixPath { unlink(unixPath) }
     }
 
+    /// Stops accepting and leaves the open connections as they are (a handover: the successor
+    /// reads the listening socket now, this process serves its connections until they close).
+    public func stopAccepting() {
+        guard accepting, let registration else { return }
+        loop.deregister(registration)
+        accepting = false
+    }
+
     /// Stops listening and closes every connection.
     public func shutdown() {
-        if let registration { loop.deregister(registration) }
+        if accepting, let registration { loop.deregister(registration) }
         registration = nil
+        accepting = false
         for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
     }
 

@@ -43,11 +43,31 @@ extension GatewayDaemon {
         return directory + "/handover-\(getpid()).sock"
     }
 
-    /// The successor is ready: stop the loop; `run` then closes this process's descriptors only.
+    /// The successor serves: this process lets go of the control socket and the metrics
+    /// listener, and stays only while its workers serve the TCP/TLS connections that cannot be
+    /// handed over (at most `handover-drain`); `run` then closes this process's descriptors only.
     func finishHandover() {
         markHandedOver()
         lastHandover = coordinator?.report
-        mainLoop?.waker.stop()
+        controlServer?.relinquish()
+        metricsListener?.listener.shutdown()
+        // The workers published their counters as they paused.
+        let connections = handles.reduce(UInt64(0)) { $0 + $1.counters.tcpOpen + $1.counters.tls.open }
+        if connections > 0 {
+            logger.notice("handover: \(connections) TCP/TLS connection(s) stay with this process until they close",
+                          metadata: ["at_most_s": "\(configuration.management.handoverDrainSeconds)"])
+        }
+        watchDrain()
+    }
+
+    /// Ends this process once every worker has finished draining (checked every second).
+    func watchDrain() {
+        guard let mainLoop else { return }
+        if handles.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+            mainLoop.waker.stop()
+        } else {
+            _ = mainLoop.timers.schedule(at: MonotonicClock.now() + 1_000_000_000, handler: self, context: MainTimer.drainWatch.rawValue)
+        }
     }
 
     /// The handover failed; this process serves on.

@@ -422,9 +422,10 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
 
     /// Timer contexts of the main loop: the counter summary, and the retirement of REST secrets
     /// at the end of their overlap (armed only while one is pending).
-    enum MainTimer: UInt64 { case summary = 0, secretRetirement = 1 }
+    enum MainTimer: UInt64 { case summary = 0, secretRetirement = 1, drainWatch = 2 }
 
     func timerFired(context: UInt64, now: UInt64) {
+        if context == MainTimer.drainWatch.rawValue { return watchDrain() }
         if context == MainTimer.secretRetirement.rawValue {
             retirementTimer = nil
             armSecretRetirement(retryAfter: pruneRetiredSecrets() ? 0 : 30)

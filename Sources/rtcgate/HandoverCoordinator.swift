@@ -202,7 +202,7 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         logger.notice("handover complete: pid \(child) serves now; this process exits", metadata: [
             "stopped_reading_to_serving_us": "\(micros.map(String.init) ?? "-")",
         ])
-        gate?.open(.finish)
+        gate?.open(.drain, drainSeconds: daemon.configuration.management.handoverDrainSeconds)
         daemon.finishHandover()
     }
 

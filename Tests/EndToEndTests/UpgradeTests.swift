@@ -111,6 +111,45 @@ final class UpgradeTests: XCTestCase {
         print("handover during the call: \(after["handover"].map(\.jsonText) ?? "-"); probe \(probe)")
     }
 
+    /// TCP and TLS connections cannot be handed over (a TLS session's state lives in OpenSSL): the
+    /// old process keeps serving them, and their allocations, until they close, then exits. A
+    /// load over TURN/TCP and one over TURN/TLS through an upgrade lose nothing.
+    func testTCPAndTLSClientsStayWithTheOldProcessUntilTheyLeave() throws {
+        let certificates = try TLSCertificates()
+        let tlsPort = try freePort()
+        let gateway = try GatewayProcess(flags: ["--realm", "example.org", "--user", "alice:secret", "--allowed-peer-ip", "127.0.0.1",
+                                                 "--workers", "2", "--tls-listening-port", "\(tlsPort)",
+                                                 "--cert", certificates.certificatePath, "--pkey", certificates.keyPath])
+        var successor: Int32 = 0
+        defer { stopProcess(successor) }
+        func load(_ transport: String, _ port: UInt16) throws -> BackgroundTool {
+            try BackgroundTool(TestPaths.bench, ["turn", "--server", "127.0.0.1:\(port)", "--user", "alice", "--password", "secret",
+                                                 "--realm", "example.org", "--mode", "channel", "--allocations", "2", "--window", "4",
+                                                 "--transport", transport, "--duration", "6", "--warmup", "1", "--json"]
+                                              + (transport == "tls" ? ["--ca", certificates.caPath] : []))
+        }
+        let tcp = try load("tcp", gateway.port), tls = try load("tls", tlsPort)
+        usleep(2_500_000)
+        let upgrade = try ctlUpgrade(gateway)
+        XCTAssertEqual(upgrade.status, 0, upgrade.stderr + gateway.log.suffix(3000))
+        successor = Int32(statusJSON(gateway)?["pid"]?.intValue ?? 0)
+        XCTAssertNotEqual(successor, gateway.pid)
+        XCTAssertTrue(gateway.waitForLog("TCP/TLS connection(s) stay with this process", timeout: 5), gateway.log.suffix(2000).description)
+        XCTAssertTrue(processAlive(gateway.pid), "the old process serves its TCP/TLS clients")
+        try gateway.waitUntilServing(timeout: 2)  // UDP: the successor
+
+        for (name, run) in [("tcp", tcp), ("tls", tls)] {
+            XCTAssertTrue(holds(within: 30) { !run.process.isRunning }, "\(name) load still running")
+            let line = run.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init) ?? ""
+            let figures = try XCTUnwrap(try? JSONParser.parse(Array(line.utf8)), "\(name): \(run.output.suffix(2000))")
+            XCTAssertEqual(figures["lost"]?.intValue, 0, "\(name): \(line)")
+            XCTAssertEqual(figures["invalid"]?["total"]?.intValue, 0, "\(name): \(line)")
+            XCTAssertGreaterThan(Double(figures["rtps"].map(\.jsonText) ?? "0") ?? 0, 100, "\(name): \(line)")
+        }
+        XCTAssertTrue(holds(within: 5) { !processAlive(gateway.pid) }, "the old process leaves with its last connection: \(processDiagnosis(gateway.pid))")
+        XCTAssertTrue(gateway.log.contains("rtcgate handed over and stopped"), gateway.log.suffix(2000).description)
+    }
+
     /// A build that reads another snapshot format refuses; the running rtcgate serves on, and a
     /// compatible upgrade afterwards still works.
     func testIncompatibleBuildIsRefusedAndTheRunningOneServesOn() throws {
