@@ -57,7 +57,13 @@ extension MediaWorker {
     func pauseForHandover(ticket: UInt64, gate: HandoverGate) {
         let pausedAt = MonotonicClock.now()
         var state = WorkerHandoverState(allocations: [], allocationCount: 0, relays: [], pausedAt: pausedAt)
-        if let turn { turn.export(into: &state, now: pausedAt) }
+        if let turn {
+            turn.export(into: &state, now: pausedAt)
+        } else {
+            var none = SnapshotWriter()
+            none.u32(0)
+            state.allocations = none.bytes
+        }
         handle.mailbox.answer(ticket, .handover(state))
         switch gate.wait() {
         case .resume: break

@@ -169,7 +169,7 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
             try HandoverSnapshot(pausedAt: pausedAt ?? MonotonicClock.now(), workers: states.map(\.allocations),
                                  relays: states.flatMap(\.relays)).send(on: link)
         } catch {
-            return fail("cannot send the snapshot: \(error)")
+            return fail(peerRefusal() ?? "cannot send the snapshot: \(error)")
         }
         HandoverFailpoint.hit("old-after-snapshot")
         var state: JSONValue = .null
@@ -184,7 +184,7 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         do {
             try link.send(.signalingState, SnapshotEnvelope.seal(handed.serialized()))
         } catch {
-            return fail("cannot send the signaling state: \(error)")
+            return fail(peerRefusal() ?? "cannot send the signaling state: \(error)")
         }
         phaseDeadline = MonotonicClock.now() + 10_000_000_000
         logger.notice("handover: workers stopped reading; state sent", metadata: [
@@ -242,6 +242,12 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         }
         if now >= phaseDeadline { return fail("timed out during '\(phase.rawValue)'") }
         _ = loop.timers.schedule(at: now + 50_000_000, handler: self)
+    }
+
+    /// The reason the new process gave, if it refused before closing (read without waiting).
+    private func peerRefusal() -> String? {
+        guard let link, link.channel.hasPendingData, let message = try? link.receive(), message.step == .refuse else { return nil }
+        return "the new process refused: \(String(decoding: message.payload, as: UTF8.self))"
     }
 
     private func stopListening() {

@@ -150,6 +150,42 @@ final class UpgradeTests: XCTestCase {
         XCTAssertTrue(gateway.log.contains("rtcgate handed over and stopped"), gateway.log.suffix(2000).description)
     }
 
+    /// The systemd contract (Type=notify, NotifyAccess=all), on a notification socket of our
+    /// own: READY=1 once serving; across an upgrade the new process names itself the main pid
+    /// (MAINPID=) and then says READY=1.
+    func testSystemdIsToldReadyAndTheNewMainPid() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("notify.sock")
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(bound, 0)
+        func notifications(within seconds: Double) -> [String] {
+            var seen: [String] = []
+            let deadline = monotonicSeconds() + seconds
+            var buffer = [UInt8](repeating: 0, count: 512)
+            while monotonicSeconds() < deadline {
+                guard pollReadable(fd, timeout: deadline - monotonicSeconds()) else { break }
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 { seen.append(String(decoding: buffer[0..<n], as: UTF8.self)) }
+            }
+            return seen
+        }
+        let gateway = try GatewayProcess(environment: ["NOTIFY_SOCKET": path])
+        XCTAssertEqual(notifications(within: 1), ["READY=1"])
+        let upgrade = try ctlUpgrade(gateway)
+        XCTAssertEqual(upgrade.status, 0, upgrade.stderr)
+        let successor = Int32(statusJSON(gateway)?["pid"]?.intValue ?? 0)
+        defer { stopProcess(successor) }
+        XCTAssertEqual(notifications(within: 1), ["MAINPID=\(successor)", "MAINPID=\(successor)\nREADY=1"])
+    }
+
     /// A build that reads another snapshot format refuses; the running rtcgate serves on, and a
     /// compatible upgrade afterwards still works.
     func testIncompatibleBuildIsRefusedAndTheRunningOneServesOn() throws {
@@ -174,6 +210,19 @@ final class UpgradeTests: XCTestCase {
         successor = Int32(statusJSON(gateway)?["pid"]?.intValue ?? 0)
         XCTAssertNotEqual(successor, gateway.pid)
         try gateway.waitUntilServing(timeout: 2)
+    }
+
+    /// A configuration changed to another number of workers cannot take the sockets over one for
+    /// one (the kernel steers each flow to a socket, each socket is a worker's): refused.
+    func testAnotherWorkerCountIsRefused() throws {
+        let gateway = try GatewayProcess(config: "workers = 2\n")
+        try gateway.rewriteConfig("workers = 3\n")
+        let refused = try ctlUpgrade(gateway)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("runs 3 media workers, the running rtcgate 2"), refused.stderr)
+        XCTAssertEqual(statusJSON(gateway)?["pid"]?.intValue, Int(gateway.pid))
+        try gateway.waitUntilServing(timeout: 2)
+        gateway.stopCleanly()
     }
 
     /// The successor cannot reach the broker within `handover-timeout`: it gives up, and the
