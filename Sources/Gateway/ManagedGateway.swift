@@ -41,4 +41,7 @@ package protocol ManagedGateway: AnyObject {
     func applyProvisioning()
     /// Starts a handover to `binary` (nil: the running binary's path), docs/handover.md.
     func upgrade(binary: String?) throws(ControlFailure) -> JSONValue
+    /// Whether a handover runs: commands that change state are refused meanwhile (the new
+    /// process has read the store already, and would not see the change).
+    var handoverInProgress: Bool { get }
 }

@@ -19,6 +19,9 @@ package final class ManagementService: ControlCommandHandler {
 
     package func handle(_ request: ControlRequest, peer: ControlPeer, reply: @escaping (ControlResponse) -> Void) {
         do throws(ControlFailure) {
+            if gateway.handoverInProgress && Self.changesState(request.command) {
+                throw ControlFailure(.busy, "\(request.command): a handover to a new binary is in progress; try again in a moment")
+            }
             if try handleBrokerCommand(request, reply: reply) { return }
             if let result = try runProvisioning(request) { return reply(.ok(request.id, result)) }
             reply(.ok(request.id, try run(request, peer: peer)))
@@ -107,6 +110,13 @@ package final class ManagementService: ControlCommandHandler {
         default:
             throw ControlFailure(.unknownCommand, "unknown command '\(request.command)' (see docs/control.md)")
         }
+    }
+
+    /// Commands that change the store or the running planes (refused during a handover).
+    static func changesState(_ command: String) -> Bool {
+        let readOnly: Set<String> = ["status", "stats", "stats.prometheus", "config.show", "session.list", "allocation.list", "links", "path",
+                                     "device.list", "device.show", "group.list", "turn-user.list", "secret.list"]
+        return !readOnly.contains(command)
     }
 
     private func signaling() throws(ControlFailure) -> SignalingService {

@@ -32,11 +32,23 @@ public final class DescriptorChannel {
 
     /// Bounds every later receive (seconds; 0: wait forever).
     public func setReceiveTimeout(seconds: Double) throws(SystemError) {
+        try setTimeout(SO_RCVTIMEO, seconds, "SO_RCVTIMEO")
+    }
+
+    /// Bounds every later send: a peer that stops reading cannot block the sender (seconds; 0: forever).
+    public func setSendTimeout(seconds: Double) throws(SystemError) {
+        try setTimeout(SO_SNDTIMEO, seconds, "SO_SNDTIMEO")
+    }
+
+    private func setTimeout(_ option: Int32, _ seconds: Double, _ name: String) throws(SystemError) {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
-        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-            throw SystemError("setsockopt(SO_RCVTIMEO)")
+        guard setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw SystemError("setsockopt(\(name))")
         }
     }
+
+    /// Whether an error of `receive` is its time-out (the peer is there, but silent).
+    public static func isTimeout(_ error: SystemError) -> Bool { error.code == EAGAIN || error.code == EWOULDBLOCK }
 
     /// Sends `bytes` (a length-prefixed frame) with `descriptors`; more than fit in one message
     /// go in further frames, each announcing how many follow. The descriptors stay open here.

@@ -27,7 +27,7 @@ public final class HandoverGate: Sendable {
     func wait() -> Outcome {
         while true {
             if let outcome = Outcome(rawValue: state.load(ordering: .acquiring)) { return outcome }
-            usleep(50)
+            usleep(500)  // the handover's outcome is not on the clock: only the pause is
         }
     }
 }
@@ -233,7 +233,9 @@ extension TurnRuntime {
     /// when a socket is missing or the table refuses it.
     @_optimize(size)
     func restore(_ record: HandoverAllocation, segmentation: Bool) -> Bool {
-        let allocation = record.allocation
+        var allocation = record.allocation
+        // A static user's key is its position in this process's store (REST users' are a hash of the name).
+        if allocation.userKey & (1 << 63) != 0, let key = authenticator.staticUserKey(named: record.userName) { allocation.userKey = key }
         let addresses = [allocation.relayed] + (allocation.additionalRelayed.map { [$0] } ?? [])
         var adopted: [TransportAddress] = []
         for address in addresses {

@@ -124,6 +124,12 @@ public final class TurnAuthenticator: TurnAuthenticating {
         keyLength = candidate.count
     }
 
+    /// The key a static user's allocations carry (its position in the store, which another
+    /// process's store may order differently: a handover recomputes it by name).
+    public func staticUserKey(named name: String) -> UInt64? {
+        Array(name.utf8).withUnsafeBytes { users.user(named: $0) }.map { UInt64($0.index) | 1 << 63 }
+    }
+
     /// A REST user's identity: the part after the expiry ("expiry:id" → "id"), so refreshed
     /// credentials of the same client are the same user. FNV-1a, top bit clear.
     static func restIdentity(_ username: UnsafeRawBufferPointer) -> UInt64 {

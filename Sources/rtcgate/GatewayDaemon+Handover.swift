@@ -29,6 +29,12 @@ extension GatewayDaemon {
         }
     }
 
+    /// Whether this process hands over (until it fails or commits) or takes over (until complete).
+    var handoverInProgress: Bool {
+        if let coordinator, coordinator.phase != .failed, coordinator.phase != .committed { return true }
+        return !takeoverComplete
+    }
+
     /// Beside the control socket (the runtime directory), else in the state directory, else /tmp.
     private func handoverSocketPath() -> String {
         let control = configuration.management.controlSocket
@@ -51,6 +57,9 @@ extension GatewayDaemon {
         lastHandover = coordinator?.report
         controlServer?.relinquish()
         metricsListener?.listener.shutdown()
+        // The store is the new process's now: no more writes from here (REST-secret retirement).
+        if let retirementTimer, let mainLoop { mainLoop.timers.cancel(retirementTimer) }
+        retirementTimer = nil
         // The workers published their counters as they paused.
         let connections = handles.reduce(UInt64(0)) { $0 + $1.counters.tcpOpen + $1.counters.tls.open }
         if connections > 0 {

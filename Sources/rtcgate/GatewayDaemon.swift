@@ -178,7 +178,9 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
                     "prefix": "\(configuration.signaling.topicPrefix)",
                 ])
             }
-            try startManagement(loop: loop)
+            // A successor serves the control socket only once the old process has let go of it
+            // (`takeoverCompleted`): until then provisioning stays with the old one.
+            if takeover == nil { try startManagement(loop: loop) }
             if let listen = configuration.management.metricsListen {
                 metricsListener = try MetricsListener(address: try MetricsListener.address(listen), loop: loop) { [unowned self] in
                     self.metrics().prometheusText
@@ -187,9 +189,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
             }
             scheduleSummary(loop: loop)
             armSecretRetirement()
-            for entry in InheritedSockets.closeUnclaimed() {
-                logger.notice("handover: the running rtcgate's \(entry.key) is not in this configuration: closed")
-            }
+            closeUnclaimedSockets(keepingControl: takeover != nil)
             if let takeover {
                 takeover.awaitReadiness(daemon: self, loop: loop, timeoutSeconds: configuration.management.handoverTimeoutSeconds)
             } else {
@@ -246,6 +246,26 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     }
 
     /// The control socket (and, with the state directory, the provisioning store).
+    /// Closes what the old process handed over and this configuration does not use (the
+    /// control socket is kept while a takeover waits for it).
+    func closeUnclaimedSockets(keepingControl: Bool) {
+        let kinds = Set([InheritedSockets.Kind.udpListener, .streamListener, .lockFile, .relay].map(\.rawValue))
+        for entry in InheritedSockets.closeUnclaimed(keepingControl ? kinds : nil) {
+            logger.notice("handover: the running rtcgate's \(entry.key) is not in this configuration: closed")
+        }
+    }
+
+    /// The takeover is over: this process serves the control socket from now on.
+    func takeoverCompleted() {
+        guard controlServer == nil, let mainLoop else { return }
+        do {
+            try startManagement(loop: mainLoop)
+        } catch {
+            logger.error("control socket not served after the handover: \(error)")
+        }
+        closeUnclaimedSockets(keepingControl: false)
+    }
+
     private func startManagement(loop: EventLoop) throws {
         let options = configuration.management
         guard !options.controlSocket.isEmpty else { return }
@@ -360,6 +380,12 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
             }
         default:
             logger.notice("signal \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): shutting down")
+            // A handover in progress ends first: the new process is killed and the workers resume
+            // (old side), or the old process is told to resume (new side).
+            if let coordinator, coordinator.phase != .failed, coordinator.phase != .committed {
+                coordinator.abandon("stop requested")
+            }
+            if let takeover, !takeover.isComplete { takeover.giveUp("stop requested") }
             signaling?.shutdown(graceSeconds: configuration.signaling.goAwayGraceSeconds)
             mainLoop?.waker.stop()
         }

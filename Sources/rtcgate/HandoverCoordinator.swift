@@ -91,6 +91,10 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         return pid
     }
 
+    /// Gives up at once (this process is asked to stop): the new process is killed, the workers
+    /// resume, so the shutdown that follows is an ordinary one.
+    func abandon(_ reason: String) { fail(reason) }
+
     /// What `ctl status` shows while and after it runs.
     var report: JSONValue {
         var members: [(String, JSONValue)] = [("state", .string(phase.rawValue)), ("childPid", .number(JSONNumber(Int(child))))]
@@ -112,13 +116,18 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         } catch {
             return fail("the new process closed the handover channel during '\(phase.rawValue)' (\(error))")
         }
+        if childStatus != nil && message.step != .refuse {
+            return fail("the new process exited during '\(phase.rawValue)'")
+        }
         switch (phase, message.step) {
         case (.offered, .readyForState): pause()
         case (.paused, .serving):
             var reader = SnapshotReader(message.payload)
             servingAt = (try? reader.u64()) ?? MonotonicClock.now()
             phase = .serving
-            phaseDeadline = MonotonicClock.now() + readyTimeoutNanos + 2_000_000_000
+            // The new process's own bound starts later (after the signaling state and the
+            // broker's set-up): it gives up first, and says so.
+            phaseDeadline = MonotonicClock.now() + readyTimeoutNanos + 10_000_000_000
         case (.serving, .ready): commit()
         case (_, .refuse):
             fail("the new process refused: \(String(decoding: message.payload, as: UTF8.self))")
@@ -142,6 +151,7 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         self.link = link
         do {
             try link.channel.setReceiveTimeout(seconds: 2)
+            try link.channel.setSendTimeout(seconds: 2)
             try HandoverOffer(pid: getpid(), version: Rtcgate.version, workers: daemon.handles.count,
                               nonceSecret: daemon.nonceSecret, sockets: daemon.handoverSockets()).send(on: link)
         } catch {
@@ -195,7 +205,16 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
 
     private func commit() {
         HandoverFailpoint.hit("old-before-commit")
-        try? link?.send(.commit)
+        var status: Int32 = 0
+        if waitpid(child, &status, WNOHANG) == child {
+            childStatus = status
+            return fail("the new process exited right after it said ready")
+        }
+        do {
+            try link?.send(.commit)
+        } catch {
+            return fail("cannot send the commit: \(error)")
+        }
         phase = .committed
         closeLink()
         let micros = pausedAt.flatMap { paused in servingAt.map { $0 > paused ? ($0 - paused) / 1_000 : 0 } }
@@ -215,14 +234,19 @@ final class HandoverCoordinator: EventHandler, TimerHandler {
         stopListening()
         closeLink()
         if childStatus == nil {
+            // Stopped first, so systemd hears this process is the main one again before the
+            // successor (which may have claimed it) dies; then killed and reaped.
+            kill(child, SIGSTOP)
+            SystemdNotify.send("MAINPID=\(getpid())")
             kill(child, SIGKILL)
             var status: Int32 = 0
             while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             childStatus = status
+        } else {
+            SystemdNotify.send("MAINPID=\(getpid())")
         }
         gate?.open(.resume)
         gate = nil
-        SystemdNotify.send("MAINPID=\(getpid())")  // in case the successor had claimed it
         if signalingSuspended { daemon.signaling?.resumeAfterHandover() }
         signalingSuspended = false
         logger.error("handover failed: \(reason); this rtcgate keeps serving\(wasPaused ? " (workers resumed)" : "")")

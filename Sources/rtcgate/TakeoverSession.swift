@@ -6,12 +6,13 @@ import Logging
 import MediaPlane
 import Reactor
 
-/// Crashes this process at a named step of a handover when `RTCGATE_HANDOVER_CRASH_AT` names it
-/// (the suite kills each side at each step this way; docs/handover.md lists the steps).
+/// Crashes this process at a named step of a handover when `RTCGATE_HANDOVER_CRASH_AT` names it,
+/// or stalls it there for 60 s with `RTCGATE_HANDOVER_STALL_AT` (the suite kills or hangs each
+/// side at each step this way; docs/handover.md lists the steps).
 enum HandoverFailpoint {
     static func hit(_ step: String) {
-        guard let value = getenv("RTCGATE_HANDOVER_CRASH_AT"), String(cString: value) == step else { return }
-        kill(getpid(), SIGKILL)
+        if let value = getenv("RTCGATE_HANDOVER_CRASH_AT"), String(cString: value) == step { kill(getpid(), SIGKILL) }
+        if let value = getenv("RTCGATE_HANDOVER_STALL_AT"), String(cString: value) == step { sleep(60) }
     }
 }
 
@@ -115,15 +116,23 @@ final class TakeoverSession: EventHandler, TimerHandler {
     func receiveState(into workers: [MediaWorker]) throws(HandoverRefusal) {
         let message: HandoverMessage
         do {
+            try link.channel.setSendTimeout(seconds: 2)
             try link.send(.readyForState)
             message = try link.receive()
         } catch {
+            // Silent but there: its workers may still read, so this process must not. Gone: serve.
+            if DescriptorChannel.isTimeout(error) { throw refuse("no state from the running rtcgate within 10 s") }
             oldAlive = false
             logger.warning("handover: the running rtcgate went away before its state arrived (\(error)): serving without it")
             InheritedSockets.closeUnclaimed([InheritedSockets.Kind.relay.rawValue])
             return
         }
-        let snapshot = try HandoverSnapshot.read(message)
+        let snapshot: HandoverSnapshot
+        do {
+            snapshot = try HandoverSnapshot.read(message)
+        } catch {
+            throw refuse(error.description)
+        }
         guard snapshot.workers.count == workers.count else {
             snapshot.relays.forEach { close($0.fd) }
             throw refuse("the snapshot has \(snapshot.workers.count) workers, this configuration \(workers.count)")
@@ -168,8 +177,10 @@ final class TakeoverSession: EventHandler, TimerHandler {
             }
             return try JSONParser.parse(try SnapshotEnvelope.open(message.payload))
         } catch let error as SystemError {
-            oldAlive = false
-            logger.warning("handover: the running rtcgate went away before the signaling state arrived (\(error))")
+            // Its workers are paused already (it sent the snapshot): a silent old process is
+            // not a reader, only a slow one. Signaling then starts empty.
+            oldAlive = DescriptorChannel.isTimeout(error)
+            logger.warning("handover: no signaling state from the running rtcgate (\(error)): signaling starts empty")
         } catch {
             logger.error("handover: the signaling state cannot be read (\(error)): signaling starts empty")
         }
@@ -234,6 +245,7 @@ final class TakeoverSession: EventHandler, TimerHandler {
             "allocationsRestored": .number(JSONNumber(restoredAllocations)), "allocationsDropped": .number(JSONNumber(droppedAllocations)),
         ]
         SystemdNotify.send("MAINPID=\(getpid())\nREADY=1")
+        daemon?.takeoverCompleted()
     }
 
     /// Tells the old process to resume (this one is leaving); nothing once the takeover is over.

@@ -240,6 +240,41 @@ final class UpgradeTests: XCTestCase {
         XCTAssertTrue(rig.gateway.waitForLog("signaling connected", count: 2, timeout: 20), rig.gateway.log.suffix(3000).description)
     }
 
+    /// A new process that hangs while it serves: the old one changes nothing meanwhile (writes
+    /// to the store are refused, the new process read it already), and at its deadline it kills
+    /// the new one and resumes.
+    func testAHungSuccessorIsKilledAndTheStoreWasLeftAlone() throws {
+        let gateway = try GatewayProcess(flags: ["--handover-timeout", "1"], environment: ["RTCGATE_HANDOVER_STALL_AT": "new-after-serving"])
+        let upgrade = try BackgroundTool(TestPaths.rtcgate, ["ctl", "--socket", gateway.controlSocket, "upgrade", "--wait", "30"])
+        XCTAssertTrue(gateway.waitForLog("workers stopped reading", timeout: 10), gateway.log.suffix(2000).description)
+        let busy = try ctl(gateway, ["device", "add", "cam-9", "--group", "home"])
+        XCTAssertEqual(busy.status, 1, busy.stderr)
+        XCTAssertTrue(busy.stderr.contains("handover"), busy.stderr)
+        XCTAssertEqual(try ctl(gateway, ["status"]).status, 0, "reads still answer")
+        XCTAssertTrue(holds(within: 20) { !upgrade.process.isRunning }, "ctl upgrade still waiting")
+        XCTAssertEqual(upgrade.process.terminationStatus, 1, upgrade.output)
+        XCTAssertTrue(upgrade.output.contains("timed out during 'serving'"), upgrade.output)
+        XCTAssertFalse(processAlive(try XCTUnwrap(startedChildPid(gateway.log))))
+        try gateway.waitUntilServing(timeout: 2)
+        XCTAssertEqual(try ctl(gateway, ["device", "add", "cam-9", "--group", "home"]).status, 0, "writes work again")
+        gateway.stopCleanly()
+    }
+
+    /// SIGTERM to the old process in the middle of a handover: it kills the new one, resumes and
+    /// stops as usual (no hang on its paused workers), leaving nothing behind.
+    func testStoppingTheOldProcessMidHandoverEndsBoth() throws {
+        let gateway = try GatewayProcess(environment: ["RTCGATE_HANDOVER_STALL_AT": "new-after-serving"])
+        let upgrade = try BackgroundTool(TestPaths.rtcgate, ["ctl", "--socket", gateway.controlSocket, "upgrade", "--wait", "30"])
+        XCTAssertTrue(gateway.waitForLog("workers stopped reading", timeout: 10), gateway.log.suffix(2000).description)
+        let child = try XCTUnwrap(startedChildPid(gateway.log))
+        let exit = gateway.stopCleanly()
+        XCTAssertLessThan(exit.seconds, 3, "stopped promptly")
+        XCTAssertTrue(holds(within: 3) { !processAlive(child) }, "the new process went with it")
+        XCTAssertTrue(exit.log.contains("handover failed: stop requested"), exit.log.suffix(2000).description)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: gateway.controlSocket), "a clean stop removes the socket file")
+        withExtendedLifetime(upgrade) {}
+    }
+
     /// Only root or rtcgate's own user may start a handover, even where the control socket lets
     /// others in.
     func testUpgradeNeedsRootOrRtcgatesUser() throws {

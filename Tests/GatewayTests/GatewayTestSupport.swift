@@ -37,6 +37,7 @@ final class RecordingGateway: ManagedGateway {
         return allocationList.filter { $0.client == client }.count
     }
     func applyProvisioning() { calls.append("apply") }
+    var handoverInProgress = false
     func upgrade(binary: String?) throws(ControlFailure) -> JSONValue {
         calls.append("upgrade \(binary ?? "-")")
         return ["started": true]
