@@ -8,6 +8,51 @@ import Reactor
 /// The handover of docs/handover.md, seen from the daemon: starting one (`ctl upgrade`,
 /// SIGUSR2), its end on either side, and the successor's readiness check.
 extension GatewayDaemon {
+    /// The path of the binary that is running, resolved while it still names this binary.
+    static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return CommandLine.arguments.first ?? "rtcgate" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The arguments after `run`, without a previous `--takeover SOCKET`.
+    static func ownRunArguments() -> [String] {
+        let arguments = CommandLine.arguments
+        guard let run = arguments.firstIndex(of: "run") else { return [] }
+        var rest: [String] = []
+        var index = run + 1
+        while index < arguments.count {
+            if arguments[index] == "--takeover" {
+                index += 2
+                continue
+            }
+            if !arguments[index].hasPrefix("--takeover=") { rest.append(arguments[index]) }
+            index += 1
+        }
+        return rest
+    }
+
+    /// Closes what the old process handed over and this configuration does not use (the
+    /// control socket is kept while a takeover waits for it).
+    func closeUnclaimedSockets(keepingControl: Bool) {
+        let kinds = Set([InheritedSockets.Kind.udpListener, .streamListener, .lockFile, .relay].map(\.rawValue))
+        for entry in InheritedSockets.closeUnclaimed(keepingControl ? kinds : nil) {
+            logger.notice("handover: the running rtcgate's \(entry.key) is not in this configuration: closed")
+        }
+    }
+
+    /// The takeover is over: this process serves the control socket from now on.
+    func takeoverCompleted() {
+        guard controlServer == nil, let mainLoop else { return }
+        do {
+            try startManagement(loop: mainLoop)
+        } catch {
+            logger.error("control socket not served after the handover: \(error)")
+        }
+        closeUnclaimedSockets(keepingControl: false)
+    }
+
     /// Starts a handover to `binary` (default: the binary this process was started from).
     func upgrade(binary: String?) throws(ControlFailure) -> JSONValue {
         if let coordinator, coordinator.phase != .failed {

@@ -75,30 +75,6 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     /// Whether this process is not (or no longer) in the middle of taking over.
     var takeoverComplete: Bool { takeover?.isComplete ?? true }
 
-    /// The path of the binary that is running, resolved while it still names this binary.
-    private static func ownExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return CommandLine.arguments.first ?? "rtcgate" }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// The arguments after `run`, without a previous `--takeover SOCKET`.
-    private static func ownRunArguments() -> [String] {
-        let arguments = CommandLine.arguments
-        guard let run = arguments.firstIndex(of: "run") else { return [] }
-        var rest: [String] = []
-        var index = run + 1
-        while index < arguments.count {
-            if arguments[index] == "--takeover" {
-                index += 2
-                continue
-            }
-            if !arguments[index].hasPrefix("--takeover=") { rest.append(arguments[index]) }
-            index += 1
-        }
-        return rest
-    }
 
     init(configuration: GatewayConfiguration, sources: ConfigSources) {
         self.configuration = configuration
@@ -246,27 +222,7 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     }
 
     /// The control socket (and, with the state directory, the provisioning store).
-    /// Closes what the old process handed over and this configuration does not use (the
-    /// control socket is kept while a takeover waits for it).
-    func closeUnclaimedSockets(keepingControl: Bool) {
-        let kinds = Set([InheritedSockets.Kind.udpListener, .streamListener, .lockFile, .relay].map(\.rawValue))
-        for entry in InheritedSockets.closeUnclaimed(keepingControl ? kinds : nil) {
-            logger.notice("handover: the running rtcgate's \(entry.key) is not in this configuration: closed")
-        }
-    }
-
-    /// The takeover is over: this process serves the control socket from now on.
-    func takeoverCompleted() {
-        guard controlServer == nil, let mainLoop else { return }
-        do {
-            try startManagement(loop: mainLoop)
-        } catch {
-            logger.error("control socket not served after the handover: \(error)")
-        }
-        closeUnclaimedSockets(keepingControl: false)
-    }
-
-    private func startManagement(loop: EventLoop) throws {
+    func startManagement(loop: EventLoop) throws {
         let options = configuration.management
         guard !options.controlSocket.isEmpty else { return }
         let service = ManagementService(gateway: self)
@@ -333,31 +289,6 @@ final class GatewayDaemon: TimerHandler, ManagedGateway {
     func synchronizeWorkers() {
         for id in MediaWorkerHandle.synchronize(handles) {
             logger.warning("media worker \(id) did not answer within 1 s")
-        }
-    }
-
-    /// The UDP socket buffers as the kernel granted them (the listening sockets', and a relay
-    /// socket's as a probe shows); a warning when the system maximum cut a request, since bursts
-    /// then overflow (udp_kernel_drops).
-    private func logSocketBuffers(_ worker: MediaWorker, media: MediaWorkerConfig) {
-        guard let buffers = worker.socketBuffers else { return }
-        func kib(_ bytes: Int?) -> String { bytes.map { "\($0 / 1024)" } ?? "system default" }
-        // The kernel reports twice what it grants for data (the rest is its bookkeeping).
-        var metadata: Logger.Metadata = ["receive_kib": "\(buffers.receiveBytes / 2048)", "send_kib": "\(buffers.sendBytes / 2048)",
-                                         "requested_kib": "\(kib(media.socketBufferBytes))"]
-        var capped = buffers.capped
-        if media.turn != nil, let probe = try? UDPSocket(bindTo: SocketAddress(ip: "127.0.0.1", port: 0)!, bufferBytes: media.relaySocketBufferBytes) {
-            metadata["relay_receive_kib"] = "\(probe.receiveBufferBytes / 2048)"
-            metadata["relay_requested_kib"] = "\(kib(media.relaySocketBufferBytes))"
-            capped = capped || probe.bufferCapped
-        }
-        if capped {
-            logger.warning("""
-                UDP socket buffers capped by net.core.rmem_max/wmem_max: bursts may be dropped (udp_kernel_drops); \
-                install packaging/sysctl/60-rtcgate.conf, raise those sysctls or give rtcgate CAP_NET_ADMIN
-                """, metadata: metadata)
-        } else {
-            logger.info("UDP socket buffers", metadata: metadata)
         }
     }
 
