@@ -102,6 +102,7 @@ extension GatewayDaemon {
         lastHandover = coordinator?.report
         controlServer?.relinquish()
         metricsListener?.listener.shutdown()
+        signaling?.paths.stop()  // the successor probes the relay links now
         // The store is the new process's now: no more writes from here (REST-secret retirement).
         if let retirementTimer, let mainLoop { mainLoop.timers.cancel(retirementTimer) }
         retirementTimer = nil

@@ -1,6 +1,8 @@
+import BrokerHarness
 import Foundation
 import Glibc
 import JSON
+import Reactor
 import TestSupport
 import XCTest
 
@@ -184,6 +186,41 @@ final class UpgradeTests: XCTestCase {
         let successor = Int32(statusJSON(gateway)?["pid"]?.intValue ?? 0)
         defer { stopProcess(successor) }
         XCTAssertEqual(notifications(within: 1), ["MAINPID=\(successor)", "MAINPID=\(successor)\nREADY=1"])
+    }
+
+    /// One instance of a cluster upgraded: the other never sees it go offline (no offline status,
+    /// no Last Will: a clean DISCONNECT), the successor sees the other online, and a call set up
+    /// through the cluster afterwards reaches its recipient exactly once.
+    func testAClusterInstanceIsUpgradedWithoutLeaving() throws {
+        let password = SignalingRig.password
+        let broker = try MosquittoBroker(.rtcgate(users: ["rtcgate": password, "rtcgate-b": password, "cam-1": password, "viewer-1": password]),
+                                         gatewayUsers: ["rtcgate-b"])
+        func instance(_ name: String, user: String) throws -> GatewayProcess {
+            let lines = ["signal-client = cam-1 role=device groups=home", "signal-client = viewer-1 role=viewer groups=home",
+                         "mqtt-host = 127.0.0.1", "mqtt-port = \(broker.port)", "mqtt-user = \(user)", "mqtt-password = \(password)",
+                         "cluster-instance = \(name)", "use-auth-secret", "static-auth-secret = upgrade-cluster-secret"]
+            return try GatewayProcess(config: lines.joined(separator: "\n") + "\n")
+        }
+        let a = try instance("a", user: "rtcgate"), b = try instance("b", user: "rtcgate-b")
+        XCTAssertTrue(b.waitForLog("cluster: instance a is online", timeout: 10), b.log)
+        let upgrade = try ctlUpgrade(a)
+        XCTAssertEqual(upgrade.status, 0, upgrade.stderr + a.log.suffix(3000))
+        let successor = Int32(statusJSON(a)?["pid"]?.intValue ?? 0)
+        defer { stopProcess(successor) }
+        XCTAssertTrue(holds(within: 10) { statusJSON(a)?["planes"]?["signaling"]?["connected"]?.boolValue == true })
+        XCTAssertTrue(a.waitForLog("cluster: instance b is online", count: 2, timeout: 10), "the successor sees b: \(a.log.suffix(2000))")
+        usleep(1_000_000)  // an offline status of a would have reached b by now
+        XCTAssertFalse(b.log.contains("cluster: instance a is offline"), "b saw a leave: \(b.log.suffix(2000))")
+
+        let loop = try EventLoop(maxRegistrations: 16, timerCapacity: 64, tickNanos: 5_000_000)
+        let cam = try SignalTestClient(id: "cam-1", password: password, brokerPort: broker.port, loop: loop)
+        let viewer = try SignalTestClient(id: "viewer-1", password: password, brokerPort: broker.port, loop: loop)
+        waitUntil(loop, "clients not ready") { cam.isReady && viewer.isReady }
+        viewer.send(["v": 1, "type": "OFFER", "sid": "after", "to": "cam-1", "mid": "after", "body": ["sdp": sampleSDP()]])
+        waitUntil(loop, "OFFER delivered after the upgrade: \(a.log.suffix(1500))") { !cam.received("OFFER").isEmpty }
+        runLoop(loop, for: 0.5)
+        XCTAssertEqual(cam.received("OFFER").count, 1, "exactly once")
+        XCTAssertEqual(viewer.received("STATUS").filter { $0["mid"] as? String == "after" }.compactMap { $0["code"] as? Int }, [200])
     }
 
     /// A build that reads another snapshot format refuses; the running rtcgate serves on, and a
