@@ -127,9 +127,10 @@ func sendDatagrams(_ fd: Int32, _ headers: UnsafeMutablePointer<rtcgate_mmsghdr>
 /// wake-ups bounded by the next timeout scan and the next phase edge; stops at the deadline (or
 /// earlier when `keepGoing` turns false). The engine supplies what happens at each step.
 /// Returns the clock, with its measurement edges filled in.
+/// With `pace`, the loop also wakes at least every millisecond and calls it (open-loop sending).
 func runClosedLoop(epfd: Int32, config: LoadConfig, tokens: UnsafeMutablePointer<UInt32>, masks: UnsafeMutablePointer<UInt32>,
                    keepGoing: () -> Bool = { true }, onMeasurementStart: () -> Void,
-                   onEvent: (UInt32) -> Void, onScan: (UInt64) -> Void) -> MeasurementClock {
+                   onEvent: (UInt32) -> Void, onScan: (UInt64) -> Void, pace: ((UInt64) -> Void)? = nil) -> MeasurementClock {
     var now = monotonicNanos()
     var clock = MeasurementClock(now: now, config: config)
     let scanInterval = max(1_000_000, min(config.timeoutNanos / 4, 20_000_000))
@@ -137,10 +138,11 @@ func runClosedLoop(epfd: Int32, config: LoadConfig, tokens: UnsafeMutablePointer
     while now < clock.end && keepGoing() {
         if clock.enterMeasurementIfDue(now: now, serverPid: config.serverPid) { onMeasurementStart() }
         let wake = min(nextScan, clock.nextPhaseEdge)
-        let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, 1000)) : 0
+        let waitMs = wake > now ? Int32(min((wake - now + 999_999) / 1_000_000, pace == nil ? 1000 : 1)) : 0
         let n = rb_epoll_wait(epfd, tokens, masks, 256, waitMs)
         if n > 0 { for e in 0..<Int(n) { onEvent(tokens[e]) } }
         now = monotonicNanos()
+        pace?(now)
         if now >= nextScan {
             onScan(now)
             nextScan = now + scanInterval

@@ -60,6 +60,9 @@ struct TurnBench: ParsableCommand {
     @Flag(help: "TLS: one record per refill of the window instead of one per message.")
     var batchRecords = false
 
+    @Option(help: "Open loop over UDP: this many messages per second in all, sent whatever the replies do (0: closed loop, --window in flight per allocation). With a rate, --window bounds the messages in flight per allocation.")
+    var rate: Double = 0
+
     @OptionGroup var runOptions: RunOptions
 
     private var turnMode: TurnMode { TurnMode(rawValue: mode) ?? .channel }
@@ -71,7 +74,8 @@ struct TurnBench: ParsableCommand {
         guard !generatorGso || transport == "udp" else { throw ValidationError("--generator-gso needs --transport udp") }
         let maxAllocations = turnMode == .hold ? 10_000 : 4096
         guard (1...maxAllocations).contains(allocations) else { throw ValidationError("--allocations must be 1...\(maxAllocations)") }
-        guard (1...256).contains(window) else { throw ValidationError("--window must be 1...256") }
+        guard (1...(rate > 0 ? 8192 : 256)).contains(window) else { throw ValidationError("--window must be 1...256 (1...8192 with --rate)") }
+        guard rate >= 0, rate <= 5_000_000, rate == 0 || transport == "udp" else { throw ValidationError("--rate must be 0...5000000, over --transport udp") }
         guard (TurnWire.stampSize...1200).contains(payload) else { throw ValidationError("--payload must be 24...1200") }
         // No Refresh, ChannelBind or CreatePermission refreshes are sent: stay within the
         // permission lifetime (300 s), and the allocation lifetime (600 s) when holding.
@@ -156,7 +160,7 @@ struct TurnBench: ParsableCommand {
             do {
                 generator = try TurnLoadGenerator(config: config, mode: turnMode, window: window, payload: payload,
                                                   fds: session.fds, echo: echo, segmentation: generatorGso,
-                                                  links: session.links, batchRecords: batchRecords)
+                                                  links: session.links, batchRecords: batchRecords, rate: rate)
             } catch {
                 _ = session.deleteAll()
                 try fail("\(error)")

@@ -26,6 +26,8 @@ struct TurnCounters {
     /// Datagrams the echo peer returned, and those it could not (socket buffer full).
     var echoed: UInt64 = 0
     var echoDrops: UInt64 = 0
+    /// Open loop (`rate`): messages due that could not go because every slot was in flight.
+    var rateSkips: UInt64 = 0
     /// Invalid replies by `TurnWire.Invalid` reason.
     var invalidByReason = [UInt64](repeating: 0, count: TurnWire.Invalid.allCases.count)
 
@@ -94,13 +96,24 @@ final class TurnLoadGenerator {
     private let streamSize: Int
     private let batchRecords: Bool
     private let staging: UnsafeMutableRawPointer
+    /// Open loop: total messages per second (0: closed loop), the slots free per allocation,
+    /// when pacing started and how many messages were due so far.
+    private let rate: Double
+    private var freeSlots: [[Int32]]
+    private var paceStart: UInt64 = 0
+    private var paced: UInt64 = 0
 
     /// `fds[a]` is allocation a's client socket (connected to the server, channel 0x4000+a bound
     /// or permission for the echo peer installed); with `links`, `links[a].fd`. `batchRecords`:
     /// one TLS record per refill instead of one per message.
+    /// `rate` > 0: open loop, that many messages per second in all, sent whatever the replies
+    /// do (paced every millisecond, spread over the allocations); `window` bounds those in flight.
     init(config: LoadConfig, mode: TurnMode, window: Int, payload: Int, fds: [Int32], echo: EchoPeer,
-         segmentation: Bool = false, links: [StreamLink]? = nil, batchRecords: Bool = false) throws {
+         segmentation: Bool = false, links: [StreamLink]? = nil, batchRecords: Bool = false, rate: Double = 0) throws {
         precondition(mode != .hold)
+        precondition(rate == 0 || links == nil, "open loop over UDP only")
+        self.rate = rate
+        freeSlots = (0..<fds.count).map { _ in rate > 0 ? (0..<Int32(window)).reversed() : [] }
         segmenter = segmentation ? SegmentedSender(capacity: window) : nil
         self.config = config
         self.mode = mode
@@ -163,17 +176,20 @@ final class TurnLoadGenerator {
     /// Runs warm-up plus measured interval; always returns by the deadline.
     func run() -> TurnResult {
         var invalidDuringWarmup: UInt64 = 0
-        for a in 0..<allocations {
-            for k in 0..<window { pending[k] = Int32(k) }
-            send(allocation: a, count: window)
+        if rate == 0 {
+            for a in 0..<allocations {
+                for k in 0..<window { pending[k] = Int32(k) }
+                send(allocation: a, count: window)
+            }
         }
+        paceStart = monotonicNanos()
         let clock = runClosedLoop(epfd: epfd, config: config, tokens: eventTokens, masks: eventMasks, onMeasurementStart: {
             invalidDuringWarmup = counters.invalid
             counters = TurnCounters()
             histogram.reset()
         }, onEvent: { token in
             if token == Self.echoToken { echo.drain(&counters) } else { drain(allocation: Int(token)) }
-        }, onScan: { expireTimeouts(now: $0) })
+        }, onScan: { expireTimeouts(now: $0) }, pace: rate > 0 ? { self.pace(now: $0) } : nil)
         let endTime = monotonicNanos()
         let serverEnd = config.serverPid.flatMap { ServerSample.read(pid: $0) }
         return TurnResult(
@@ -195,7 +211,28 @@ final class TurnLoadGenerator {
             }
         }
         if !ok { counters.receiveErrors += 1 }
-        if retired > 0 { send(allocation: a, count: retired) }
+        if retired > 0 { refill(allocation: a, count: retired) }
+    }
+
+    /// Closed loop: the retired slots go out again at once. Open loop: they wait for `pace`.
+    private func refill(allocation a: Int, count: Int) {
+        if rate == 0 { return send(allocation: a, count: count) }
+        for j in 0..<count { freeSlots[a].append(pending[j]) }
+    }
+
+    /// Open loop: sends what is due by now, spread over the allocations.
+    private func pace(now: UInt64) {
+        let due = UInt64(Double(now &- paceStart) * rate / 1e9)
+        guard due > paced else { return }
+        let total = Int(min(due - paced, UInt64(allocations * window)))
+        paced = due
+        for a in 0..<allocations {
+            let quota = total / allocations + (a < total % allocations ? 1 : 0)
+            let n = min(quota, freeSlots[a].count)
+            for j in 0..<n { pending[j] = freeSlots[a].removeLast() }
+            if n > 0 { send(allocation: a, count: n) }
+            counters.rateSkips += UInt64(quota - n)
+        }
     }
 
     @inline(__always)
@@ -345,7 +382,8 @@ final class TurnLoadGenerator {
             var count = 0
             for k in 0..<window {
                 let i = a * window + k
-                if slots[i].outstanding && now &- slots[i].sentAt > config.timeoutNanos {
+                // (`now` may predate a send made since: an open-loop tick sends before the scan)
+                if slots[i].outstanding && now > slots[i].sentAt &+ config.timeoutNanos {
                     counters.lost += 1
                     slots[i].lastLostCounter = slots[i].counter
                     slots[i].outstanding = false
@@ -353,7 +391,7 @@ final class TurnLoadGenerator {
                     count += 1
                 }
             }
-            if count > 0 { send(allocation: a, count: count) }
+            if count > 0 { refill(allocation: a, count: count) }
         }
     }
 }

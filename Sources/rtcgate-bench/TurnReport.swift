@@ -114,6 +114,7 @@ struct TurnReport {
             ("receive_errors", "\(c.receiveErrors)"),
             ("echoed", "\(c.echoed)"),
             ("echo_drops", "\(c.echoDrops)"),
+            ("rate_skips", "\(c.rateSkips)"),
             ("invalid", "{\"total\":\(c.invalid),\(invalid)}"),
             ("invalid_during_warmup", "\(load?.invalidDuringWarmup ?? 0)"),
             ("server_cpu_cores", optional(serverCores, 3)),

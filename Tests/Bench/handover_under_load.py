@@ -23,6 +23,11 @@ Run from the repository root after
 `swift build -c release --product rtcgate && swift build -c release --product rtcgate-bench`:
     python3 Tests/Bench/handover_under_load.py
     python3 Tests/Bench/handover_under_load.py --runs 3 --handovers 20 --markdown handover.md
+    python3 Tests/Bench/handover_under_load.py --rate 100000 --window 2048   # open loop, 100k/s offered
+
+Closed loop (the default) stops sending while the relay is paused, so at most --window messages
+per allocation wait in the sockets. With --rate the generator keeps offering that many round trips
+per second through the pause, as media does: what queues during the pause is rate × pause.
 """
 
 import argparse
@@ -72,6 +77,7 @@ def start_gateway(args, workdir, port):
            "--user", f"{USER}:{PASSWORD}", "--realm", REALM, "--allowed-peer-ip", "127.0.0.1",
            "--min-port", "12000", "--max-port", "12999", "--max-allocations", "1024",
            "--control-socket", os.path.join(workdir, "control.sock"), "--state-dir", os.path.join(workdir, "state")]
+    cmd += args.rtcgate_flag
     # Its own session: the successors it starts outlive it, and are stopped by pid at the end.
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=log_file, start_new_session=True)
     if not probe("127.0.0.1", port, time.monotonic() + 10):
@@ -92,7 +98,8 @@ def one_run(args, index, handovers):
         [args.bench, "turn", "--server", f"127.0.0.1:{port}", "--json", "--user", USER, "--password", PASSWORD,
          "--realm", REALM, "--mode", "channel", "--allocations", str(args.allocations), "--window", str(args.window),
          "--payload", str(args.payload), "--duration", str(duration), "--warmup", "2", "--timeout-ms", str(args.timeout_ms),
-         "--generator-gso"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--generator-gso"] + (["--rate", str(args.rate)] if args.rate else []),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     times, failures = [], []
     try:
         time.sleep(2.5)  # the warm-up, and the allocations made
@@ -130,7 +137,8 @@ def one_run(args, index, handovers):
     result = {
         "run": index, "handovers": handovers, "ok": len(times), "failures": failures,
         "rtps": figures.get("rtps"), "lost": figures.get("lost"), "late": figures.get("late"),
-        "invalid": figures.get("invalid"), "sent": figures.get("sent"),
+        "invalid": (figures.get("invalid") or {}).get("total"), "sent": figures.get("sent"),
+        "rate_skips": figures.get("rate_skips"),
         "kernel_drops": (stats or {}).get("udp_kernel_drops_total"),
         "handover_us": times, "allocations_ok": figures.get("allocations_ok"),
         "bench_error": None if figures else err.strip()[:400],
@@ -153,6 +161,10 @@ def main():
     p.add_argument("--window", type=int, default=16)
     p.add_argument("--payload", type=int, default=200)
     p.add_argument("--timeout-ms", type=int, default=1000)
+    p.add_argument("--rate", type=int, default=0,
+                   help="open loop: this many round trips/s offered whatever the replies do (then --window bounds those in flight; try 2048)")
+    p.add_argument("--rtcgate-flag", action="append", default=[], metavar="FLAG",
+                   help="extra argument for rtcgate run (repeatable), e.g. --rtcgate-flag=--relay-socket-buffer-bytes=262144")
     p.add_argument("--out", help="write every figure as JSON here")
     p.add_argument("--markdown", help="write the summary table here")
     args = p.parse_args()
@@ -174,19 +186,23 @@ def main():
         "kernel_drops_with": sum(r["kernel_drops"] or 0 for r in upgraded),
         "lost_without": sum(r["lost"] or 0 for r in control),
         "sent_with": sum(r["sent"] or 0 for r in upgraded),
+        "rate_skips_with": sum(r["rate_skips"] or 0 for r in upgraded),
     }
-    table = "\n".join([
+    load = f"open loop, {args.rate:,} round trips/s offered" if args.rate else f"closed loop, window {args.window}"
+    print(f"load: {args.allocations} allocations, {load}")
+    table = "\n".join(line for line in [
         "| | without handovers | with handovers |",
         "|---|---:|---:|",
         f"| round trips/s (median of {args.runs}) | {summary['rtps_without']:,.0f} | {summary['rtps_with']:,.0f} |"
         if summary["rtps_without"] and summary["rtps_with"] else "| round trips/s | - | - |",
         f"| messages lost (unanswered in {args.timeout_ms} ms) | {summary['lost_without']} | {summary['lost_with']} |",
+        f"| messages not sent: every slot in flight (open loop) | - | {summary['rate_skips_with']} |" if args.rate else "",
         f"| datagrams dropped by rtcgate's kernel buffers | - | {summary['kernel_drops_with']} |",
         f"| handovers that succeeded | - | {summary['handovers_ok']} / {summary['handovers']} |",
         f"| old stops reading → new serving, median | - | {summary['handover_us_median']} µs |",
         f"| p99 | - | {summary['handover_us_p99']} µs |",
         f"| max | - | {summary['handover_us_max']} µs |",
-    ])
+    ] if line)
     print(table)
     if args.markdown:
         with open(args.markdown, "w") as f:
