@@ -109,20 +109,21 @@ public final class ControlServer: EventHandler, TimerHandler {
     /// Stops serving after a handover: connections close, the socket file stays (the successor
     /// listens on the same socket).
     public func relinquish() {
-        guard let registration else { return }
-        loop.deregister(registration)
-        self.registration = nil
-        for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
-        listener.relinquish()
+        if stopServing() { listener.relinquish() }
     }
 
     /// Closes every connection and the listener, and removes the socket file. Idempotent.
     public func shutdown() {
-        guard let registration else { return }
+        if stopServing() { listener.close() }
+    }
+
+    /// Stops accepting and closes every connection; false when that was done already.
+    private func stopServing() -> Bool {
+        guard let registration else { return false }
         loop.deregister(registration)
         self.registration = nil
         for connection in connections where connection.isOpen { connection.close(reason: .local, loop: loop) }
-        listener.close()
+        return true
     }
 
     public func handleEvents(_ events: UInt32, loop: EventLoop) {

@@ -8,35 +8,6 @@ import XCTest
 /// through mosquitto and rtcgate, and open a data channel over rtcgate's TURN relay with the
 /// relay-only policy, exchanging messages both ways.
 final class SignalingWebRTCTests: XCTestCase {
-    private struct PeerRun {
-        let process: Process
-        let stdout: String
-        let stderr: String
-    }
-
-    private func startPeer(_ arguments: [String], directory: TemporaryDirectory, name: String) throws -> PeerRun {
-        let out = directory.file("\(name).out")
-        let err = directory.file("\(name).err")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.python)
-        process.arguments = [TestPaths.repoRoot + "/Tests/Clients/webrtc_peer.py"] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        return PeerRun(process: process, stdout: out, stderr: err)
-    }
-
-    private func result(of run: PeerRun) -> (json: [String: Any]?, text: String) {
-        let stdout = (try? String(contentsOfFile: run.stdout, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOfFile: run.stderr, encoding: .utf8)) ?? ""
-        let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init) ?? ""
-        let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-        return (json, "stdout:\n\(stdout)\nstderr:\n\(stderr.suffix(4000))")
-    }
-
     private func runCall(mqtt: String, videoFrames: Int = 0) throws {
         let rig = try SignalingRig(clients: ["cam-1": "role=device groups=home relay-only",
                                              "viewer-1": "role=viewer groups=home"])
@@ -44,18 +15,18 @@ final class SignalingWebRTCTests: XCTestCase {
         defer { directory.remove() }
         let common = ["--broker", "127.0.0.1:\(rig.broker.port)", "--password", SignalingRig.password, "--messages", "5",
                       "--timeout", "45", "--mqtt", mqtt] + (videoFrames > 0 ? ["--video-frames", "\(videoFrames)"] : [])
-        let answerer = try startPeer(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer"],
+        let answerer = try WebRTCPeerRun(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer"],
                                      directory: directory, name: "answerer")
         // The offerer may only start once rtcgate has seen the answerer online.
         try waitUntil("the answerer never came online at rtcgate", timeout: 30) {
             try ctl(rig.gateway, ["stats"]).json?["signaling_presence_changes_total"]?["state=online"]?.intValue ?? 0 >= 1
         }
-        let offerer = try startPeer(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer"],
+        let offerer = try WebRTCPeerRun(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer"],
                                     directory: directory, name: "offerer")
         let finished = holds(within: 60) { !offerer.process.isRunning && !answerer.process.isRunning }
         for run in [offerer, answerer] where run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) }
-        let offered = result(of: offerer)
-        let answered = result(of: answerer)
+        let offered = (json: offerer.result, text: offerer.text)
+        let answered = (json: answerer.result, text: answerer.text)
         XCTAssertTrue(finished, "peers still running after 60 s\noffer \(offered.text)\nanswer \(answered.text)")
         for (role, outcome) in [("offerer", offered), ("answerer", answered)] {
             let json = try XCTUnwrap(outcome.json, "\(role) printed no result\n\(outcome.text)\nrtcgate:\n\(rig.gateway.log.suffix(3000))")

@@ -10,28 +10,6 @@ import XCTest
 /// hands the sockets and the state to another build while a real call runs through the relay,
 /// and every way it can go wrong leaves exactly one rtcgate serving.
 final class UpgradeTests: XCTestCase {
-    private func startPeer(_ arguments: [String], directory: TemporaryDirectory, name: String) throws -> (Process, String, String) {
-        let out = directory.file("\(name).out"), err = directory.file("\(name).err")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.python)
-        process.arguments = [TestPaths.repoRoot + "/Tests/Clients/webrtc_peer.py"] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        return (process, out, err)
-    }
-
-    private func lastJSON(_ path: String) -> [String: Any]? {
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-    }
-
-    private func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-
     /// An aiortc call (video plus 20 ms pings on an unreliable data channel) over the relay, and
     /// `ctl upgrade` to a build with another version in the middle of the pings.
     func testCallCarriesOnWhileAnotherBuildTakesOver() throws {
@@ -54,15 +32,15 @@ final class UpgradeTests: XCTestCase {
         }
         let common = ["--broker", "127.0.0.1:\(rig.broker.port)", "--password", SignalingRig.password, "--messages", "5",
                       "--timeout", "75", "--video-frames", "30"]
-        let camera = try startPeer(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer", "--probe-seconds", "10"],
+        let camera = try WebRTCPeerRun(common + ["--id", "cam-1", "--peer", "viewer-1", "--role", "answerer", "--probe-seconds", "10"],
                                    directory: directory, name: "camera")
         try waitUntil("the camera never came online at rtcgate", timeout: 30) {
             try ctl(rig.gateway, ["stats"]).json?["signaling_presence_changes_total"]?["state=online"]?.intValue ?? 0 >= 1
         }
-        let viewer = try startPeer(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer", "--probe-seconds", "10"],
+        let viewer = try WebRTCPeerRun(common + ["--id", "viewer-1", "--peer", "cam-1", "--role", "offerer", "--probe-seconds", "10"],
                                    directory: directory, name: "viewer")
-        defer { for peer in [camera.0, viewer.0] where peer.isRunning { kill(peer.processIdentifier, SIGKILL) } }
-        guard waitUntil("the viewer never started its pings: \(text(viewer.2).suffix(3000))", timeout: 45, { text(viewer.2).contains("probing:") }) else { return }
+        defer { for peer in [camera.process, viewer.process] where peer.isRunning { kill(peer.processIdentifier, SIGKILL) } }
+        guard waitUntil("the viewer never started its pings: \(viewer.log.suffix(3000))", timeout: 45, { viewer.log.contains("probing:") }) else { return }
         usleep(2_000_000)
 
         let before = try XCTUnwrap(statusJSON(rig.gateway))
@@ -95,11 +73,11 @@ final class UpgradeTests: XCTestCase {
         XCTAssertTrue(holds(within: 5) { !processAlive(rig.gateway.pid) }, "the old process exits: \(processDiagnosis(rig.gateway.pid))")
         XCTAssertTrue(holds(within: 10) { statusJSON(rig.gateway)?["planes"]?["signaling"]?["connected"]?.boolValue == true })
 
-        XCTAssertTrue(holds(within: 60) { !viewer.0.isRunning && !camera.0.isRunning }, "the call did not end")
-        let viewerResult = try XCTUnwrap(lastJSON(viewer.1), "viewer: \(text(viewer.2).suffix(3000))")
-        let cameraResult = try XCTUnwrap(lastJSON(camera.1), "camera: \(text(camera.2).suffix(3000))")
-        XCTAssertEqual(viewerResult["ok"] as? Bool, true, "viewer: \(viewerResult)\n\(text(viewer.2).suffix(3000))")
-        XCTAssertEqual(cameraResult["ok"] as? Bool, true, "camera: \(cameraResult)\n\(text(camera.2).suffix(3000))")
+        XCTAssertTrue(holds(within: 60) { !viewer.process.isRunning && !camera.process.isRunning }, "the call did not end")
+        let viewerResult = try XCTUnwrap(viewer.result, "viewer: \(viewer.log.suffix(3000))")
+        let cameraResult = try XCTUnwrap(camera.result, "camera: \(camera.log.suffix(3000))")
+        XCTAssertEqual(viewerResult["ok"] as? Bool, true, "viewer: \(viewerResult)\n\(viewer.log.suffix(3000))")
+        XCTAssertEqual(cameraResult["ok"] as? Bool, true, "camera: \(cameraResult)\n\(camera.log.suffix(3000))")
         let probe = try XCTUnwrap(viewerResult["probe"] as? [String: Any])
         XCTAssertLessThanOrEqual(probe["lost"] as? Int ?? 99, 1, "pings lost across the upgrade: \(probe)")
         XCTAssertEqual(probe["pairBefore"] as? String, probe["pairAfter"] as? String, "the same candidate pair")
